@@ -1,0 +1,364 @@
+//! The run config: everything one trainer process needs to train one model.
+//!
+//! Every field has a default, so a config file only names what it changes and a
+//! sweep can vary any field. Unknown keys are rejected rather than ignored: a
+//! typo in a sweep must not silently run the default.
+
+use serde::{Deserialize, Serialize};
+
+use crate::validate::{FieldError, Validator};
+
+/// Training method. See `docs/methods.md` for the exact losses.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    Erm,
+    Mixup,
+    PgdAt,
+    Trades,
+    MixupPgd,
+    Aom,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Model {
+    PreactResnet18,
+    WideResnet,
+    SmallCnn,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Dataset {
+    Cifar10,
+    Cifar100,
+    /// Built into the trainer; see `trainer/assets/digits/README.md`.
+    Digits,
+    /// Generated from the seed; for tests and benchmarks only.
+    Synthetic,
+}
+
+impl Dataset {
+    pub fn num_classes(self) -> usize {
+        match self {
+            Dataset::Cifar100 => 100,
+            Dataset::Cifar10 | Dataset::Digits | Dataset::Synthetic => 10,
+        }
+    }
+
+    /// Whether the training split is augmented with random crop and flip.
+    /// Digits are not: a flipped 2 is not a 2.
+    pub fn augments(self) -> bool {
+        matches!(self, Dataset::Cifar10 | Dataset::Cifar100)
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum LrSchedule {
+    /// `lr_max`, ×0.1 at 50% and again at 75% of the epochs (Rice et al. 2020).
+    Piecewise,
+    Cosine,
+    Onecycle,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum AomPerturb {
+    Endpoints,
+    Mixed,
+    None,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum AomLabels {
+    Ratio,
+    Geometric,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum FinalAttack {
+    None,
+    Pgd,
+    AaFast,
+    AaStandard,
+}
+
+/// How many test points the per-epoch evaluation uses: a count, or `"all"`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum EvalSize {
+    Count(u32),
+    All(AllMarker),
+}
+
+/// The literal string `"all"`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AllMarker {
+    All,
+}
+
+impl EvalSize {
+    pub const ALL: EvalSize = EvalSize::All(AllMarker::All);
+
+    /// The number of points to use out of `available`.
+    pub fn resolve(self, available: usize) -> usize {
+        match self {
+            EvalSize::Count(n) => (n as usize).min(available),
+            EvalSize::All(_) => available,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AomConfig {
+    /// PGD steps through the mixup interpolation.
+    pub steps: u32,
+    pub optimize_lambda: bool,
+    pub lambda_step: f64,
+    pub lambda_min: f64,
+    pub lambda_max: f64,
+    /// Start δ uniform in the ball (true) or at zero (false).
+    pub random_start: bool,
+    pub perturb: AomPerturb,
+    pub labels: AomLabels,
+    /// Weight of an added clean-mixup loss term.
+    pub clean_weight: f64,
+}
+
+impl Default for AomConfig {
+    fn default() -> Self {
+        AomConfig {
+            steps: 10,
+            optimize_lambda: false,
+            lambda_step: 0.1,
+            lambda_min: 0.0,
+            lambda_max: 1.0,
+            random_start: true,
+            perturb: AomPerturb::Endpoints,
+            labels: AomLabels::Ratio,
+            clean_weight: 0.0,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalConfig {
+    /// Size of the fixed, seeded test subset evaluated after every epoch.
+    pub n: EvalSize,
+    pub pgd_steps: u32,
+    pub pgd_step: f64,
+    pub restarts: u32,
+    pub final_attack: FinalAttack,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig {
+            n: EvalSize::Count(1000),
+            pgd_steps: 20,
+            pgd_step: 2.0 / 255.0,
+            restarts: 1,
+            final_attack: FinalAttack::AaFast,
+        }
+    }
+}
+
+/// One run. The defaults are Rice et al. 2020's PGD-AT PreActResNet-18 CIFAR-10
+/// set-up, the reference point of the robust-training literature.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    pub method: Method,
+    pub model: Model,
+    /// Wide ResNet depth (6n+4); ignored by other models.
+    pub depth: u32,
+    /// Wide ResNet width multiplier; ignored by other models.
+    pub widen_factor: u32,
+    pub dataset: Dataset,
+    pub epochs: u32,
+    pub batch_size: u32,
+    pub lr_schedule: LrSchedule,
+    pub lr_max: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    /// L∞ radius in [0,1] pixel units.
+    pub epsilon: f64,
+    pub pgd_steps: u32,
+    pub pgd_step: f64,
+    pub mixup_alpha: f64,
+    pub trades_beta: f64,
+    pub aom: AomConfig,
+    pub eval: EvalConfig,
+    pub seed: u64,
+    /// Keep a `periodic` checkpoint every N epochs; 0 keeps none.
+    pub checkpoint_every: u32,
+    /// Write a sample image grid every N epochs; 0 writes none.
+    pub samples_every: u32,
+    /// bf16 autocast; only honoured on CUDA.
+    pub bf16: bool,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            method: Method::PgdAt,
+            model: Model::PreactResnet18,
+            depth: 28,
+            widen_factor: 10,
+            dataset: Dataset::Cifar10,
+            epochs: 200,
+            batch_size: 128,
+            lr_schedule: LrSchedule::Piecewise,
+            lr_max: 0.1,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            epsilon: 8.0 / 255.0,
+            pgd_steps: 10,
+            pgd_step: 2.0 / 255.0,
+            mixup_alpha: 1.0,
+            trades_beta: 6.0,
+            aom: AomConfig::default(),
+            eval: EvalConfig::default(),
+            seed: 0,
+            checkpoint_every: 0,
+            samples_every: 10,
+            bf16: false,
+        }
+    }
+}
+
+impl RunConfig {
+    /// Parses JSON and validates it; the error names the first bad field.
+    pub fn from_json(text: &str) -> Result<RunConfig, ConfigError> {
+        let config: RunConfig = serde_json::from_str(text).map_err(ConfigError::Parse)?;
+        config.validate().map_err(ConfigError::Invalid)?;
+        Ok(config)
+    }
+
+    /// Checks every rule the trainer relies on. Returns all problems at once so
+    /// a form can mark each field.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut v = Validator::default();
+        v.at_least("epochs", self.epochs, 1);
+        v.at_least("batch_size", self.batch_size, 2);
+        v.positive("lr_max", self.lr_max);
+        v.in_range("momentum", self.momentum, 0.0, 1.0);
+        v.non_negative("weight_decay", self.weight_decay);
+        v.in_range("epsilon", self.epsilon, 0.0, 1.0);
+        v.non_negative("pgd_step", self.pgd_step);
+        v.positive("mixup_alpha", self.mixup_alpha);
+        v.non_negative("trades_beta", self.trades_beta);
+        if matches!(self.method, Method::PgdAt | Method::Trades | Method::MixupPgd) {
+            v.at_least("pgd_steps", self.pgd_steps, 1);
+        }
+        if self.model == Model::WideResnet && (self.depth < 10 || (self.depth - 4) % 6 != 0) {
+            v.error("depth", "a wide ResNet needs depth = 6n+4 with n ≥ 1, e.g. 28 or 34");
+        }
+        if self.model == Model::WideResnet {
+            v.at_least("widen_factor", self.widen_factor, 1);
+        }
+
+        let aom = &self.aom;
+        v.in_range("aom.lambda_min", aom.lambda_min, 0.0, 1.0);
+        v.in_range("aom.lambda_max", aom.lambda_max, 0.0, 1.0);
+        if aom.lambda_min > aom.lambda_max {
+            v.error(
+                "aom.lambda_min",
+                format!(
+                    "aom.lambda_min ({}) is above aom.lambda_max ({}); set lambda_min ≤ lambda_max",
+                    aom.lambda_min, aom.lambda_max
+                ),
+            );
+        }
+        v.non_negative("aom.lambda_step", aom.lambda_step);
+        v.non_negative("aom.clean_weight", aom.clean_weight);
+        if self.method == Method::Aom {
+            if aom.perturb == AomPerturb::None && !aom.optimize_lambda {
+                v.error(
+                    "aom.perturb",
+                    "aom.perturb = none optimizes only λ: set aom.optimize_lambda = true or choose endpoints/mixed",
+                );
+            }
+            v.at_least("aom.steps", aom.steps, 1);
+        }
+
+        if let EvalSize::Count(n) = self.eval.n {
+            v.at_least("eval.n", n, 1);
+        }
+        v.non_negative("eval.pgd_step", self.eval.pgd_step);
+        v.at_least("eval.restarts", self.eval.restarts, 1);
+        v.finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config is not valid JSON for a run config: {0}")]
+    Parse(serde_json::Error),
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_rice_et_al_pgd_at() {
+        let c = RunConfig::default();
+        assert_eq!(c.method, Method::PgdAt);
+        assert_eq!(c.model, Model::PreactResnet18);
+        assert_eq!(c.epochs, 200);
+        assert!((c.epsilon - 8.0 / 255.0).abs() < 1e-12);
+        assert_eq!(c.pgd_steps, 10);
+        assert!((c.pgd_step - 2.0 / 255.0).abs() < 1e-12);
+        assert_eq!(c.batch_size, 128);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn partial_json_fills_defaults_and_round_trips() {
+        let c = RunConfig::from_json(
+            r#"{"method":"aom","dataset":"digits","model":"small_cnn","aom":{"labels":"geometric"},"eval":{"n":"all"}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.method, Method::Aom);
+        assert_eq!(c.aom.labels, AomLabels::Geometric);
+        assert_eq!(c.aom.steps, AomConfig::default().steps);
+        assert_eq!(c.eval.n, EvalSize::ALL);
+        assert_eq!(c.eval.n.resolve(359), 359);
+        let back: RunConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn unknown_fields_and_values_are_rejected() {
+        let e = RunConfig::from_json(r#"{"epsilonn":0.1}"#).unwrap_err();
+        assert!(e.to_string().contains("epsilonn"), "{e}");
+        let e = RunConfig::from_json(r#"{"method":"fgsm"}"#).unwrap_err();
+        assert!(e.to_string().contains("fgsm"), "{e}");
+        let e = RunConfig::from_json(r#"{"aom":{"stpes":3}}"#).unwrap_err();
+        assert!(e.to_string().contains("stpes"), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_name_the_field() {
+        let mut c = RunConfig { epsilon: -0.1, ..RunConfig::default() };
+        c.aom.lambda_min = 0.8;
+        c.aom.lambda_max = 0.2;
+        let errors = c.validate().unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["epsilon", "aom.lambda_min"]);
+        assert!(errors[1].message.contains("lambda_min ≤ lambda_max"));
+
+        let c = RunConfig { model: Model::WideResnet, depth: 27, ..RunConfig::default() };
+        assert_eq!(c.validate().unwrap_err()[0].field, "depth");
+    }
+}

@@ -1,0 +1,126 @@
+//! Trainer events: one JSON object per line on the trainer's stdout and in
+//! `RUN_DIR/events.jsonl`. `docs/events.md` documents the schema for people;
+//! this module is the schema for programs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::RunConfig;
+
+/// One line of `events.jsonl`: a wall-clock time plus the event itself.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct EventLine {
+    /// Seconds since the Unix epoch.
+    pub time: f64,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Started(Started),
+    Epoch(EpochMetrics),
+    Checkpoint(Checkpoint),
+    Samples(Samples),
+    Finished(Finished),
+    Failed { reason: String },
+    Stopped { reason: String },
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Started {
+    pub config: RunConfig,
+    /// The torch device string, e.g. `cpu` or `cuda:0`.
+    pub device: String,
+    pub torch_version: String,
+    pub advmix_version: String,
+    pub git_commit: Option<String>,
+    pub seed: u64,
+    pub bf16: bool,
+    /// The epoch training starts from: 0, or the checkpoint's when resuming.
+    pub start_epoch: u32,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct EpochMetrics {
+    /// 1-based: the number of epochs completed.
+    pub epoch: u32,
+    pub lr: f64,
+    /// Loss and accuracy on the inputs the method trained on (mixed,
+    /// adversarial, ...).
+    pub train_loss: f64,
+    pub train_acc: f64,
+    /// Loss and accuracy on the clean training inputs of the same batches.
+    pub train_clean_loss: f64,
+    pub train_clean_acc: f64,
+    pub test_clean_loss: f64,
+    pub test_clean_acc: f64,
+    pub test_pgd_loss: f64,
+    pub test_pgd_acc: f64,
+    pub epoch_seconds: f64,
+    pub images_per_second: f64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckpointKind {
+    Last,
+    Best,
+    Periodic,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    pub epoch: u32,
+    pub kind: CheckpointKind,
+    /// Relative to the run directory.
+    pub file: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Samples {
+    pub epoch: u32,
+    /// PNG grid, relative to the run directory.
+    pub path: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Finished {
+    pub best_robust_acc: f64,
+    pub best_epoch: u32,
+    pub final_clean_acc: f64,
+    pub final_robust_acc: f64,
+    pub total_seconds: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_flat_and_tagged() {
+        let line = EventLine { time: 1.5, event: Event::Failed { reason: "out of memory".into() } };
+        let text = serde_json::to_string(&line).unwrap();
+        assert_eq!(text, r#"{"time":1.5,"type":"failed","reason":"out of memory"}"#);
+        assert_eq!(serde_json::from_str::<EventLine>(&text).unwrap(), line);
+    }
+
+    #[test]
+    fn checkpoint_round_trips() {
+        let line = EventLine {
+            time: 2.0,
+            event: Event::Checkpoint(Checkpoint {
+                epoch: 3,
+                kind: CheckpointKind::Best,
+                file: "checkpoints/best.safetensors".into(),
+                bytes: 1024,
+                sha256: "ab".repeat(32),
+            }),
+        };
+        let text = serde_json::to_string(&line).unwrap();
+        assert!(text.contains(r#""type":"checkpoint""#) && text.contains(r#""kind":"best""#));
+        assert_eq!(serde_json::from_str::<EventLine>(&text).unwrap(), line);
+    }
+}

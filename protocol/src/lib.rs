@@ -1,0 +1,15 @@
+//! Types that the advmix server and trainer share. This crate depends on
+//! neither tch nor axum, so either side can be built without the other.
+
+pub mod config;
+pub mod doctor;
+pub mod events;
+pub mod validate;
+
+pub use config::{ConfigError, Dataset, Method, Model, RunConfig};
+pub use doctor::{CudaDevice, DoctorReport};
+pub use events::{Event, EventLine};
+pub use validate::FieldError;
+
+/// Version of the advmix workspace, reported by both binaries.
+pub const ADVMIX_VERSION: &str = env!("CARGO_PKG_VERSION");
