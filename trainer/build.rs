@@ -14,7 +14,7 @@ use std::path::PathBuf;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let lib = PathBuf::from(
-        env::var("DEP_TORCH_SYS_LIBTORCH_LIB").expect("torch-sys reports its libtorch directory"),
+        env::var("DEP_TCH_LIBTORCH_LIB").expect("torch-sys reports its libtorch directory"),
     );
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     println!("cargo:rustc-env=ADVMIX_LIBTORCH_LIB={}", lib.display());

@@ -1,0 +1,12 @@
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+use sqlx::SqlitePool;
+
+use crate::error::AppError;
+
+/// Liveness plus a round trip to the database, so a wedged store shows up.
+pub async fn check(State(db): State<SqlitePool>) -> Result<Json<Value>, AppError> {
+    sqlx::query("SELECT 1").execute(&db).await?;
+    Ok(Json(json!({ "status": "ok", "version": advmix_protocol::ADVMIX_VERSION })))
+}

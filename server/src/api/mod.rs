@@ -1,0 +1,3 @@
+//! JSON endpoints.
+
+pub mod health;

@@ -1,0 +1,65 @@
+//! The home page: recent runs and what this machine can train on.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Html;
+use sqlx::SqlitePool;
+
+use super::{percent, render};
+use crate::compute::Compute;
+use crate::error::AppError;
+
+const RECENT_RUNS: i64 = 50;
+
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: i64,
+    name: String,
+    status: String,
+    method: String,
+    dataset: String,
+    model: String,
+    epochs: i64,
+    epochs_done: i64,
+    best_robust_acc: Option<f64>,
+    final_clean_acc: Option<f64>,
+    autoattack_acc: Option<f64>,
+}
+
+impl RunRow {
+    fn best_robust(&self) -> String {
+        percent(self.best_robust_acc)
+    }
+    fn final_clean(&self) -> String {
+        percent(self.final_clean_acc)
+    }
+    fn autoattack(&self) -> String {
+        percent(self.autoattack_acc)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home {
+    runs: Vec<RunRow>,
+    total_runs: i64,
+    compute: Arc<Compute>,
+}
+
+pub async fn show(
+    State(db): State<SqlitePool>,
+    State(compute): State<Arc<Compute>>,
+) -> Result<Html<String>, AppError> {
+    let runs = sqlx::query_as::<_, RunRow>(
+        "SELECT id, name, status, method, dataset, model, epochs, epochs_done,
+                best_robust_acc, final_clean_acc, autoattack_acc
+         FROM runs ORDER BY id DESC LIMIT ?",
+    )
+    .bind(RECENT_RUNS)
+    .fetch_all(&db)
+    .await?;
+    let total_runs: i64 = sqlx::query_scalar("SELECT count(*) FROM runs").fetch_one(&db).await?;
+    render(&Home { runs, total_runs, compute })
+}
