@@ -15,7 +15,6 @@ const RECENT_RUNS: i64 = 50;
 
 #[derive(sqlx::FromRow)]
 struct RunRow {
-    id: i64,
     name: String,
     status: String,
     method: String,
@@ -53,7 +52,7 @@ pub async fn show(
     State(compute): State<Arc<Compute>>,
 ) -> Result<Html<String>, AppError> {
     let runs = sqlx::query_as::<_, RunRow>(
-        "SELECT id, name, status, method, dataset, model, epochs, epochs_done,
+        "SELECT name, status, method, dataset, model, epochs, epochs_done,
                 best_robust_acc, final_clean_acc, autoattack_acc
          FROM runs ORDER BY id DESC LIMIT ?",
     )

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what advmix needs to build and test. Idempotent: every step checks
+# first and skips what is already in place. Called by `make run` and `make test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TORCH_VERSION=2.11.0
+VENV=.venv
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+apt_install() {
+    command -v apt-get >/dev/null || return 1
+    say "installing Debian packages: $*"
+    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
+command -v cargo >/dev/null || die "cargo not found: install Rust from https://rustup.rs and run this again"
+
+# --- libtorch ---------------------------------------------------------------
+torch_ok() {
+    "$VENV/bin/python" - "$TORCH_VERSION" <<'PY' 2>/dev/null
+import sys, torch
+sys.exit(torch.__version__.split("+")[0] != sys.argv[1])
+PY
+}
+
+if [[ -n "${LIBTORCH:-}" ]]; then
+    [[ -f "$LIBTORCH/lib/libtorch_cpu.so" ]] \
+        || die "LIBTORCH=$LIBTORCH has no lib/libtorch_cpu.so: point it at a libtorch $TORCH_VERSION directory, or unset it to use a local PyTorch"
+    say "using libtorch from LIBTORCH=$LIBTORCH"
+elif torch_ok; then
+    say "torch $TORCH_VERSION already in $VENV"
+else
+    command -v python3 >/dev/null || die "python3 not found: install Python 3.10+ and run this again"
+    if [[ ! -x "$VENV/bin/pip" ]]; then
+        rm -rf "$VENV"
+        if ! python3 -m venv "$VENV" 2>/dev/null; then
+            apt_install python3-venv || die "python3 -m venv failed: install your distribution's python3-venv package"
+            python3 -m venv "$VENV"
+        fi
+    fi
+    say "installing torch==$TORCH_VERSION into $VENV (about 3 GB with its CUDA libraries; once)"
+    "$VENV/bin/pip" install --disable-pip-version-check --progress-bar off "torch==$TORCH_VERSION"
+    torch_ok || die "torch $TORCH_VERSION did not import after installing it; see the pip output above"
+fi
