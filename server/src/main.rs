@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("advmix_server=info,tower_http=warn")),
+                .unwrap_or_else(|_| EnvFilter::new("advmix=info,advmix_server=info,tower_http=warn")),
         )
         .init();
     match Cli::parse().command {
