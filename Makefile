@@ -15,15 +15,14 @@ export VIRTUAL_ENV := $(CURDIR)/.venv
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 endif
 
-.PHONY: setup build run test
-setup:
-	@scripts/setup.sh
-
-build: setup
+.PHONY: build run test
+build:
+	@scripts/setup.sh run
 	cargo build --release --workspace --bins
 
 run: build
 	./target/release/advmix serve $(ARGS)
 
-test: setup
+test:
+	@scripts/setup.sh test
 	cargo test --workspace --all-targets

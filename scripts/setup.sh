@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs what advmix needs to build and test. Idempotent: every step checks
-# first and skips what is already in place. Called by `make run` and `make test`.
+# first and skips what is already in place.
+#   scripts/setup.sh run    what `make run` needs: a libtorch 2.11 to build against
+#   scripts/setup.sh test   also a Python torch with safetensors, which the tests
+#                           use as the reference implementation
 set -euo pipefail
+MODE=${1:-run}
 cd "$(dirname "$0")/.."
 
 TORCH_VERSION=2.11.0
@@ -32,6 +36,9 @@ if [[ -n "${LIBTORCH:-}" ]]; then
     [[ -f "$LIBTORCH/lib/libtorch_cpu.so" ]] \
         || die "LIBTORCH=$LIBTORCH has no lib/libtorch_cpu.so: point it at a libtorch $TORCH_VERSION directory, or unset it to use a local PyTorch"
     say "using libtorch from LIBTORCH=$LIBTORCH"
+fi
+if [[ -n "${LIBTORCH:-}" && $MODE == run ]]; then
+    :
 elif torch_ok; then
     say "torch $TORCH_VERSION already in $VENV"
 else
@@ -46,4 +53,9 @@ else
     say "installing torch==$TORCH_VERSION into $VENV (about 3 GB with its CUDA libraries; once)"
     "$VENV/bin/pip" install --disable-pip-version-check --progress-bar off "torch==$TORCH_VERSION"
     torch_ok || die "torch $TORCH_VERSION did not import after installing it; see the pip output above"
+fi
+
+if [[ $MODE == test ]] && ! "$VENV/bin/python" -c 'import safetensors, numpy' 2>/dev/null; then
+    say "installing safetensors and numpy into $VENV"
+    "$VENV/bin/pip" install --disable-pip-version-check --progress-bar off "safetensors>=0.4" numpy
 fi

@@ -78,15 +78,6 @@ pub enum AomLabels {
     Geometric,
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[serde(rename_all = "kebab-case")]
-pub enum FinalAttack {
-    None,
-    Pgd,
-    AaFast,
-    AaStandard,
-}
-
 /// How many test points the per-epoch evaluation uses: a count, or `"all"`.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(untagged)]
@@ -155,7 +146,6 @@ pub struct EvalConfig {
     pub pgd_steps: u32,
     pub pgd_step: f64,
     pub restarts: u32,
-    pub final_attack: FinalAttack,
 }
 
 impl Default for EvalConfig {
@@ -165,7 +155,6 @@ impl Default for EvalConfig {
             pgd_steps: 20,
             pgd_step: 2.0 / 255.0,
             restarts: 1,
-            final_attack: FinalAttack::AaFast,
         }
     }
 }
