@@ -127,7 +127,7 @@ impl Default for AomConfig {
         AomConfig {
             steps: 10,
             optimize_lambda: false,
-            lambda_step: 0.1,
+            lambda_step: 0.01,
             lambda_min: 0.0,
             lambda_max: 1.0,
             random_start: true,

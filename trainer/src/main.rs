@@ -1,8 +1,11 @@
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use advmix_protocol::Dataset;
+use clap::{Parser, Subcommand, ValueEnum};
 
-use advmix_trainer::doctor;
+use advmix_trainer::cli::{self, TrainArgs};
+use advmix_trainer::{data, doctor};
 
 #[derive(Parser)]
 #[command(name = "advmix-trainer", version, about = "Trains and attacks robust image classifiers")]
@@ -13,6 +16,30 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train one model with one method, evaluating it after every epoch.
+    Train {
+        /// Run config (JSON); fields left out take their defaults.
+        #[arg(long)]
+        config: PathBuf,
+        /// Where events.jsonl, checkpoints/ and samples/ go.
+        #[arg(long)]
+        run_dir: PathBuf,
+        /// Directory holding the CIFAR binary folders.
+        #[arg(long, env = "ADVMIX_DATASETS", default_value = "var/datasets")]
+        data_dir: PathBuf,
+        /// cpu, cuda, cuda:N or auto.
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// Continue from the run directory's last checkpoint.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Fetch and verify a CIFAR archive and unpack it into the data directory.
+    Download {
+        dataset: Downloadable,
+        #[arg(long, env = "ADVMIX_DATASETS", default_value = "var/datasets")]
+        data_dir: PathBuf,
+    },
     /// Report the torch version and the devices this trainer can use.
     Doctor {
         /// Print the report as JSON, as the server reads it.
@@ -21,8 +48,30 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Downloadable {
+    Cifar10,
+    Cifar100,
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Train { config, run_dir, data_dir, device, resume } => {
+            cli::train(TrainArgs { config, run_dir, data_dir, device, resume })
+        }
+        Command::Download { dataset, data_dir } => {
+            let dataset = match dataset {
+                Downloadable::Cifar10 => Dataset::Cifar10,
+                Downloadable::Cifar100 => Dataset::Cifar100,
+            };
+            match data::download::download(dataset, &data_dir) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Doctor { json } => {
             let report = doctor::report();
             if json {

@@ -51,3 +51,19 @@ fn rejects_a_damaged_file() {
     let err = digits::parse(&bytes).err().expect("short record is rejected");
     assert!(err.to_string().contains("digits.bin"), "{err}");
 }
+
+#[test]
+fn normalization_constants_match_the_training_split() {
+    let data = advmix_trainer::data::load(
+        advmix_protocol::Dataset::Digits,
+        std::path::Path::new("/nonexistent"),
+        0,
+        Device::Cpu,
+    )
+    .unwrap();
+    let x = data.train.images.to_kind(Kind::Double);
+    let mean = x.mean(Kind::Double).double_value(&[]);
+    let std = (&x - mean).square().mean(Kind::Double).sqrt().double_value(&[]);
+    assert!((mean - digits::MEAN).abs() < 1e-4 && (std - digits::STD).abs() < 1e-4, "mean {mean}, std {std}");
+    assert_eq!((data.mean, data.std), ([digits::MEAN; 3], [digits::STD; 3]));
+}

@@ -1,0 +1,440 @@
+//! `advmix-trainer train`: one model, one method, evaluated after every epoch.
+//!
+//! Reproducibility: the torch RNG is re-seeded from (seed, epoch, batch) at
+//! every batch, so the random stream depends only on the position in
+//! training. That makes the RNG state of a checkpoint just its position, and
+//! a run stopped mid-epoch and resumed ends bit for bit where an
+//! uninterrupted one does (on CPU; cuDNN kernels are not deterministic).
+
+pub mod eval;
+pub mod samples;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use advmix_protocol::events::{
+    Checkpoint, CheckpointKind, EpochMetrics, Finished, Samples as SamplesEvent, Started,
+};
+use advmix_protocol::{ADVMIX_VERSION, Event, RunConfig};
+use serde::{Deserialize, Serialize};
+use tch::nn::{ModuleT, VarStore};
+use tch::{Device, Kind, Tensor};
+
+use crate::attacks::Pgd;
+use crate::checkpoint::{self, CheckpointError};
+use crate::data::{self, Data};
+use crate::device::device_name;
+use crate::events::EventSink;
+use crate::methods;
+use crate::models::{self, Normalization};
+use crate::optim::Sgd;
+use crate::schedule::learning_rate;
+use crate::stop::StopSignal;
+
+pub const CHECKPOINT_DIR: &str = "checkpoints";
+pub const RESUME_FILE: &str = "resume.safetensors";
+const RESUME_KEY: &str = "advmix.resume";
+const EVAL_BATCH: i64 = 500;
+
+pub struct TrainOptions {
+    pub config: RunConfig,
+    pub run_dir: PathBuf,
+    pub device: Device,
+    pub resume: bool,
+    /// Echo events on stdout as well as into `events.jsonl`.
+    pub stdout_events: bool,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    Finished(Finished),
+    Stopped { epoch: u32, batch: u32 },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("cannot write events into the run directory: {0}")]
+    Events(#[from] std::io::Error),
+    #[error("cannot resume: {0}")]
+    Resume(String),
+    #[error("cannot write the sample grid: {0}")]
+    Samples(#[from] tch::TchError),
+}
+
+/// Sums over the batches of the current epoch; kept on the device and read
+/// once per epoch, so the training loop never waits on the host.
+struct Totals {
+    loss: Tensor,
+    correct: Tensor,
+    clean_loss: Tensor,
+    clean_correct: Tensor,
+    seen: Tensor,
+}
+
+impl Totals {
+    fn new(device: Device, saved: Option<[f64; 5]>) -> Totals {
+        let t = |i: usize| Tensor::from(saved.map_or(0.0, |s| s[i])).to_kind(Kind::Double).to_device(device);
+        Totals { loss: t(0), correct: t(1), clean_loss: t(2), clean_correct: t(3), seen: t(4) }
+    }
+
+    fn values(&self) -> [f64; 5] {
+        [&self.loss, &self.correct, &self.clean_loss, &self.clean_correct, &self.seen]
+            .map(|t| t.double_value(&[]))
+    }
+}
+
+/// The training position and the bests so far: the resume file's metadata.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct Position {
+    config: RunConfig,
+    /// Completed epochs.
+    epoch: u32,
+    /// Batches done in epoch `epoch + 1`.
+    batch: u32,
+    steps: i64,
+    best_robust_acc: f64,
+    best_epoch: u32,
+    totals: [f64; 5],
+    epoch_seconds_so_far: f64,
+    total_seconds: f64,
+}
+
+/// A well-mixed seed for each (run seed, epoch, slot) triple.
+fn derive_seed(seed: u64, epoch: u32, slot: u64) -> i64 {
+    let mut z = seed ^ (u64::from(epoch) << 32) ^ slot.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) >> 1) as i64
+}
+const SLOT_PERMUTATION: u64 = u64::MAX;
+const SLOT_EVAL: u64 = u64::MAX - 1;
+const SLOT_SUBSET: u64 = u64::MAX - 2;
+const SLOT_INIT: u64 = u64::MAX - 3;
+
+fn ckpt_path(run_dir: &Path, file: &str) -> PathBuf {
+    run_dir.join(CHECKPOINT_DIR).join(file)
+}
+
+/// Trains on `data` (already on `opts.device`), writing events, checkpoints
+/// and samples into the run directory.
+pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcome, TrainError> {
+    let config = &opts.config;
+    let device = opts.device;
+    std::fs::create_dir_all(opts.run_dir.join(CHECKPOINT_DIR))?;
+    let mut sink = EventSink::open(&opts.run_dir, opts.stdout_events)?;
+
+    let classes = data.num_classes;
+
+    tch::manual_seed(derive_seed(config.seed, 0, SLOT_INIT));
+    let mut vs = VarStore::new(device);
+    let norm = Normalization { mean: data.mean, std: data.std };
+    let net = models::build(&vs.root(), config.model, config.depth, config.widen_factor, classes, norm);
+    let mut opt = Sgd::new(&vs, config.momentum, config.weight_decay);
+
+    let mut pos = if opts.resume {
+        load_resume(opts, &mut vs, &mut opt)?
+    } else {
+        Position {
+            config: config.clone(),
+            epoch: 0,
+            batch: 0,
+            steps: 0,
+            best_robust_acc: -1.0,
+            best_epoch: 0,
+            totals: [0.0; 5],
+            epoch_seconds_so_far: 0.0,
+            total_seconds: 0.0,
+        }
+    };
+
+    sink.emit(Event::Started(Started {
+        config: config.clone(),
+        device: device_name(device),
+        torch_version: crate::doctor::report().torch_version,
+        advmix_version: ADVMIX_VERSION.to_owned(),
+        git_commit: Some(env!("ADVMIX_GIT_COMMIT").to_owned()).filter(|c| !c.is_empty()),
+        seed: config.seed,
+        bf16: config.bf16 && device.is_cuda(),
+        start_epoch: pos.epoch,
+    }))?;
+
+    let n_eval = config.eval.n.resolve(data.test.len());
+    let eval_set = eval::subset(&data.test, n_eval, derive_seed(config.seed, 0, SLOT_SUBSET));
+    let eval_pgd = Pgd {
+        epsilon: config.epsilon,
+        step: config.eval.pgd_step,
+        steps: config.eval.pgd_steps,
+        random_start: true,
+    };
+    let n_train = data.train.len() as i64;
+    let batch_size = i64::from(config.batch_size);
+    // A last batch of one image would break batch norm; fold it away.
+    let batches = if n_train % batch_size == 1 { n_train / batch_size } else { (n_train + batch_size - 1) / batch_size };
+    let run_start = Instant::now();
+    let seconds_before = pos.total_seconds;
+
+    while pos.epoch < config.epochs {
+        let epoch = pos.epoch;
+        let epoch_start = Instant::now();
+        tch::manual_seed(derive_seed(config.seed, epoch, SLOT_PERMUTATION));
+        let order = Tensor::randperm(n_train, (Kind::Int64, device));
+        let totals = Totals::new(device, Some(pos.totals));
+
+        for b in pos.batch..batches as u32 {
+            tch::manual_seed(derive_seed(config.seed, epoch, u64::from(b)));
+            let start = i64::from(b) * batch_size;
+            let len = batch_size.min(n_train - start);
+            let idx = order.narrow(0, start, len);
+            let x = data::augment::augment(config.dataset, &data.train.images.index_select(0, &idx));
+            let y = data.train.labels.index_select(0, &idx);
+            let lr = learning_rate(
+                config.lr_schedule,
+                config.lr_max,
+                config.epochs,
+                f64::from(epoch) + f64::from(b) / batches as f64,
+            );
+
+            let step = with_autocast(config.bf16 && device.is_cuda(), || {
+                methods::step(config, &net, &x, &y, classes, true)
+            });
+            opt.zero_grad();
+            step.loss.backward();
+            opt.step(lr);
+            pos.steps += 1;
+            accumulate(&totals, &net, &step, &x, &y, len);
+
+            if stop.batch_done() {
+                pos.batch = b + 1;
+                pos.totals = totals.values();
+                pos.epoch_seconds_so_far += epoch_start.elapsed().as_secs_f64();
+                pos.total_seconds = seconds_before + run_start.elapsed().as_secs_f64();
+                save_last(opts, &vs, &opt, &pos, &mut sink)?;
+                sink.emit(Event::Stopped {
+                    reason: format!("stop requested; resumable at epoch {} batch {}", epoch + 1, b + 1),
+                })?;
+                return Ok(Outcome::Stopped { epoch: pos.epoch, batch: pos.batch });
+            }
+        }
+
+        // Training time only: the evaluation below is not part of an epoch's throughput.
+        let t = totals.values();
+        let epoch_seconds = pos.epoch_seconds_so_far + epoch_start.elapsed().as_secs_f64();
+        let result = with_autocast(config.bf16 && device.is_cuda(), || {
+            tch::manual_seed(derive_seed(config.seed, epoch, SLOT_EVAL));
+            eval::evaluate(&net, &eval_set, &eval_pgd, config.eval.restarts, EVAL_BATCH)
+        });
+        pos.epoch = epoch + 1;
+        pos.batch = 0;
+        pos.totals = [0.0; 5];
+        pos.epoch_seconds_so_far = 0.0;
+        pos.total_seconds = seconds_before + run_start.elapsed().as_secs_f64();
+        let seen = t[4].max(1.0);
+        eprintln!(
+            "epoch {}/{}: train loss {:.4} acc {:.1}% | test clean {:.1}% pgd {:.1}% | {:.1} s, {:.0} img/s",
+            pos.epoch,
+            config.epochs,
+            t[0] / seen,
+            100.0 * t[1] / seen,
+            100.0 * result.clean_acc,
+            100.0 * result.pgd_acc,
+            epoch_seconds,
+            t[4] / epoch_seconds.max(1e-9)
+        );
+        sink.emit(Event::Epoch(EpochMetrics {
+            epoch: pos.epoch,
+            lr: learning_rate(config.lr_schedule, config.lr_max, config.epochs, f64::from(epoch)),
+            train_loss: t[0] / seen,
+            train_acc: t[1] / seen,
+            train_clean_loss: t[2] / seen,
+            train_clean_acc: t[3] / seen,
+            test_clean_loss: result.clean_loss,
+            test_clean_acc: result.clean_acc,
+            test_pgd_loss: result.pgd_loss,
+            test_pgd_acc: result.pgd_acc,
+            epoch_seconds,
+            images_per_second: t[4] / epoch_seconds.max(1e-9),
+        }))?;
+
+        let best = result.pgd_acc > pos.best_robust_acc;
+        if best {
+            pos.best_robust_acc = result.pgd_acc;
+            pos.best_epoch = pos.epoch;
+        }
+        save_last(opts, &vs, &opt, &pos, &mut sink)?;
+        if best {
+            save_model(opts, &vs, &pos, CheckpointKind::Best, "best.safetensors", &mut sink)?;
+        }
+        if config.checkpoint_every > 0 && pos.epoch % config.checkpoint_every == 0 {
+            let file = format!("epoch-{:04}.safetensors", pos.epoch);
+            save_model(opts, &vs, &pos, CheckpointKind::Periodic, &file, &mut sink)?;
+        }
+        let samples_due = config.samples_every > 0 && pos.epoch % config.samples_every == 0;
+        if samples_due || pos.epoch == config.epochs {
+            write_samples(opts, &net, &eval_set, classes, &eval_pgd, pos.epoch, &mut sink)?;
+        }
+
+        if pos.epoch == config.epochs {
+            let finished = Finished {
+                best_robust_acc: pos.best_robust_acc,
+                best_epoch: pos.best_epoch,
+                final_clean_acc: result.clean_acc,
+                final_robust_acc: result.pgd_acc,
+                total_seconds: pos.total_seconds,
+            };
+            sink.emit(Event::Finished(finished.clone()))?;
+            return Ok(Outcome::Finished(finished));
+        }
+        if stop.requested() {
+            sink.emit(Event::Stopped { reason: format!("stop requested; resumable at epoch {}", pos.epoch + 1) })?;
+            return Ok(Outcome::Stopped { epoch: pos.epoch, batch: 0 });
+        }
+    }
+    Err(TrainError::Resume(format!(
+        "the run already completed its {} epochs; start a new run to train longer",
+        config.epochs
+    )))
+}
+
+fn with_autocast<T>(enabled: bool, f: impl FnOnce() -> T) -> T {
+    if enabled {
+        crate::autocast::bf16(f)
+    } else {
+        f()
+    }
+}
+
+/// Adds a batch to the epoch totals, without leaving the device.
+fn accumulate(totals: &Totals, net: &impl ModuleT, step: &methods::Step, x: &Tensor, y: &Tensor, len: i64) {
+    tch::no_grad(|| {
+        let n = len as f64;
+        let mut t = totals.loss.shallow_clone();
+        let _ = t.g_add_(&(step.loss.detach().to_kind(Kind::Double) * n));
+        let mut t = totals.correct.shallow_clone();
+        let _ = t.g_add_(&step.logits.argmax(-1, false).eq_tensor(&step.labels).sum(Kind::Double));
+        // Methods that never looked at the clean batch get one eval-mode
+        // forward pass, so batch-norm statistics see only training inputs.
+        let clean = step.clean_logits.as_ref().map_or_else(|| net.forward_t(x, false), |l| l.detach());
+        let mut t = totals.clean_loss.shallow_clone();
+        let _ = t.g_add_(&(clean.cross_entropy_for_logits(y).to_kind(Kind::Double) * n));
+        let mut t = totals.clean_correct.shallow_clone();
+        let _ = t.g_add_(&clean.argmax(-1, false).eq_tensor(y).sum(Kind::Double));
+        let mut t = totals.seen.shallow_clone();
+        let _ = t.g_add_(&Tensor::from(n).to_kind(Kind::Double).to_device(x.device()));
+    });
+}
+
+fn model_metadata(pos: &Position, kind: CheckpointKind) -> HashMap<String, String> {
+    let info = serde_json::json!({
+        "epoch": pos.epoch,
+        "kind": kind,
+        "model": pos.config.model,
+        "dataset": pos.config.dataset,
+        "method": pos.config.method,
+        "advmix_version": ADVMIX_VERSION,
+    });
+    HashMap::from([("format".to_owned(), "pt".to_owned()), ("advmix".to_owned(), info.to_string())])
+}
+
+fn save_model(
+    opts: &TrainOptions,
+    vs: &VarStore,
+    pos: &Position,
+    kind: CheckpointKind,
+    file: &str,
+    sink: &mut EventSink,
+) -> Result<(), TrainError> {
+    let written = checkpoint::write(
+        &ckpt_path(&opts.run_dir, file),
+        &models::state_dict(vs, pos.steps),
+        model_metadata(pos, kind),
+    )?;
+    sink.emit(Event::Checkpoint(Checkpoint {
+        epoch: pos.epoch,
+        kind,
+        file: format!("{CHECKPOINT_DIR}/{file}"),
+        bytes: written.bytes,
+        sha256: written.sha256,
+    }))?;
+    Ok(())
+}
+
+/// The `last` model file plus the resume file (model, momentum, position).
+fn save_last(
+    opts: &TrainOptions,
+    vs: &VarStore,
+    opt: &Sgd,
+    pos: &Position,
+    sink: &mut EventSink,
+) -> Result<(), TrainError> {
+    let mut tensors = models::state_dict(vs, pos.steps);
+    tensors.extend(opt.state());
+    let metadata = HashMap::from([(
+        RESUME_KEY.to_owned(),
+        serde_json::to_string(pos).expect("the position serializes"),
+    )]);
+    checkpoint::write(&ckpt_path(&opts.run_dir, RESUME_FILE), &tensors, metadata)?;
+    save_model(opts, vs, pos, CheckpointKind::Last, "last.safetensors", sink)
+}
+
+fn load_resume(opts: &TrainOptions, vs: &mut VarStore, opt: &mut Sgd) -> Result<Position, TrainError> {
+    let path = ckpt_path(&opts.run_dir, RESUME_FILE);
+    if !path.exists() {
+        return Err(TrainError::Resume(format!(
+            "{} does not exist: this run never wrote a checkpoint; start it without --resume",
+            path.display()
+        )));
+    }
+    let loaded = checkpoint::read(&path)?;
+    let pos: Position = loaded
+        .metadata
+        .get(RESUME_KEY)
+        .and_then(|m| serde_json::from_str(m).ok())
+        .ok_or_else(|| TrainError::Resume(format!("{} has no advmix resume state", path.display())))?;
+    if pos.config != opts.config {
+        return Err(TrainError::Resume(
+            "the config differs from the one the checkpoint was trained with; resume with the run's own run.json".into(),
+        ));
+    }
+    let device = vs.device();
+    let get = |name: &str| loaded.tensors.get(name).map(|t| t.to_device(device));
+    tch::no_grad(|| -> Result<(), TrainError> {
+        for (name, mut var) in vs.variables() {
+            let saved = get(&name).ok_or_else(|| TrainError::Resume(format!("the checkpoint has no {name}")))?;
+            var.copy_(&saved);
+        }
+        Ok(())
+    })?;
+    opt.load_state(get).map_err(TrainError::Resume)?;
+    Ok(pos)
+}
+
+fn write_samples(
+    opts: &TrainOptions,
+    net: &impl ModuleT,
+    eval_set: &data::Split,
+    classes: i64,
+    pgd: &Pgd,
+    epoch: u32,
+    sink: &mut EventSink,
+) -> Result<(), TrainError> {
+    let n = samples::SAMPLES.min(eval_set.len() as i64);
+    let dir = opts.run_dir.join("samples");
+    std::fs::create_dir_all(&dir)?;
+    let file = format!("epoch-{epoch:04}.png");
+    // Its own seed, so writing samples does not change the training stream.
+    tch::manual_seed(derive_seed(opts.config.seed, epoch, SLOT_EVAL ^ 1));
+    samples::write_grid(
+        &dir.join(&file),
+        &opts.config,
+        net,
+        &eval_set.images.narrow(0, 0, n),
+        &eval_set.labels.narrow(0, 0, n),
+        classes,
+        pgd,
+    )?;
+    sink.emit(Event::Samples(SamplesEvent { epoch, path: format!("samples/{file}") }))?;
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! Training end to end on the built-in digits, through the library API.
+
+mod common;
+
+use advmix_protocol::{Event, EventLine, Method};
+use advmix_trainer::checkpoint;
+use advmix_trainer::stop::StopSignal;
+use advmix_trainer::train::{self, Outcome, TrainOptions};
+use common::{digits, head, small_config};
+use tch::Device;
+
+/// torch's RNG is global to the process and tests run on parallel threads:
+/// runs whose results depend on the random stream take turns.
+static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn options(config: advmix_protocol::RunConfig, run_dir: &std::path::Path) -> TrainOptions {
+    TrainOptions { config, run_dir: run_dir.to_owned(), device: Device::Cpu, resume: false, stdout_events: false }
+}
+
+fn events(run_dir: &std::path::Path) -> Vec<Event> {
+    std::fs::read_to_string(run_dir.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<EventLine>(l).unwrap().event)
+        .collect()
+}
+
+/// Every method learns; the adversarial ones buy robustness that ERM lacks.
+#[test]
+fn every_method_learns_and_adversarial_training_is_robust() {
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let data = digits();
+    let mut robust = std::collections::HashMap::new();
+    for method in [Method::Erm, Method::Mixup, Method::PgdAt, Method::Trades, Method::MixupPgd, Method::Aom] {
+        let dir = tempfile::tempdir().unwrap();
+        let outcome = train::run(&options(small_config(method, 4), dir.path()), &data, &StopSignal::never()).unwrap();
+        let Outcome::Finished(f) = outcome else { panic!("{method:?} did not finish") };
+        eprintln!("{method:?}: clean {:.3} pgd {:.3}", f.final_clean_acc, f.final_robust_acc);
+        assert!(f.final_clean_acc > 0.5, "{method:?} clean accuracy {:.3} is not far above chance (0.1)", f.final_clean_acc);
+        robust.insert(method, f.final_robust_acc);
+
+        let ev = events(dir.path());
+        assert!(matches!(ev.first(), Some(Event::Started(_))));
+        assert_eq!(ev.iter().filter(|e| matches!(e, Event::Epoch(_))).count(), 4);
+        assert!(matches!(ev.last(), Some(Event::Finished(_))));
+    }
+    let erm = robust[&Method::Erm];
+    for method in [Method::PgdAt, Method::Aom] {
+        assert!(
+            robust[&method] > erm + 0.15,
+            "{method:?} PGD accuracy {:.3} is not clearly above ERM's {erm:.3}",
+            robust[&method]
+        );
+    }
+}
+
+/// A run stopped mid-epoch and resumed ends with the same weights, bit for
+/// bit, as one that ran straight through.
+#[test]
+fn stop_and_resume_matches_an_uninterrupted_run() {
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let data = head(&digits(), 256); // 4 batches of 64 per epoch
+    let mut config = small_config(Method::Aom, 3);
+    config.aom.optimize_lambda = true;
+    config.samples_every = 1;
+
+    let straight = tempfile::tempdir().unwrap();
+    let a = train::run(&options(config.clone(), straight.path()), &data, &StopSignal::never()).unwrap();
+
+    let split = tempfile::tempdir().unwrap();
+    let b = train::run(&options(config.clone(), split.path()), &data, &StopSignal::after_batches(6)).unwrap();
+    assert_eq!(b, Outcome::Stopped { epoch: 1, batch: 2 });
+    assert!(matches!(events(split.path()).last(), Some(Event::Stopped { .. })));
+    let resumed = TrainOptions { resume: true, ..options(config, split.path()) };
+    let c = train::run(&resumed, &data, &StopSignal::never()).unwrap();
+
+    let (Outcome::Finished(a), Outcome::Finished(c)) = (a, c) else { panic!("both runs finish") };
+    assert_eq!(a.final_robust_acc, c.final_robust_acc);
+    assert_eq!(a.final_clean_acc, c.final_clean_acc);
+    let wa = checkpoint::read(&straight.path().join("checkpoints/last.safetensors")).unwrap().tensors;
+    let wc = checkpoint::read(&split.path().join("checkpoints/last.safetensors")).unwrap().tensors;
+    assert_eq!(wa.len(), wc.len());
+    for (name, t) in &wa {
+        assert!(t.equal(&wc[name]), "{name} differs after stop and resume");
+    }
+
+    // The epoch records agree too, and no epoch is repeated.
+    let epochs = |dir: &std::path::Path| -> Vec<(u32, f64)> {
+        events(dir)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Epoch(m) => Some((m.epoch, m.test_pgd_acc)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(epochs(straight.path()), epochs(split.path()));
+    assert!(split.path().join("samples/epoch-0003.png").exists());
+}
+
+#[test]
+fn checkpoints_are_announced_with_their_hash() {
+    let data = head(&digits(), 128);
+    let mut config = small_config(Method::Erm, 2);
+    config.checkpoint_every = 1;
+    let dir = tempfile::tempdir().unwrap();
+    train::run(&options(config, dir.path()), &data, &StopSignal::never()).unwrap();
+    let mut kinds = Vec::new();
+    // `last` is rewritten every epoch: the newest announcement of a file
+    // describes what is on disk.
+    let mut newest = std::collections::HashMap::new();
+    for event in events(dir.path()) {
+        if let Event::Checkpoint(c) = event {
+            kinds.push((c.epoch, c.kind));
+            newest.insert(c.file.clone(), c);
+        }
+    }
+    assert_eq!(newest.len(), 4, "last, best and two periodic files: {:?}", newest.keys());
+    for c in newest.values() {
+        let bytes = std::fs::read(dir.path().join(&c.file)).unwrap();
+        assert_eq!(bytes.len() as u64, c.bytes);
+        use sha2::Digest;
+        assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), c.sha256, "{}", c.file);
+    }
+    use advmix_protocol::events::CheckpointKind::*;
+    assert!(kinds.contains(&(1, Last)) && kinds.contains(&(2, Last)));
+    assert!(kinds.contains(&(1, Periodic)) && kinds.contains(&(2, Periodic)));
+    assert!(kinds.iter().any(|k| k.1 == Best));
+}
