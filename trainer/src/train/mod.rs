@@ -322,7 +322,7 @@ fn accumulate(totals: &Totals, net: &impl ModuleT, step: &methods::Step, x: &Ten
         let mut t = totals.clean_correct.shallow_clone();
         let _ = t.g_add_(&clean.argmax(-1, false).eq_tensor(y).sum(Kind::Double));
         let mut t = totals.seen.shallow_clone();
-        let _ = t.g_add_(&Tensor::from(n).to_kind(Kind::Double).to_device(x.device()));
+        let _ = t.g_add_scalar_(n);
     });
 }
 
