@@ -4,11 +4,13 @@
 pub mod config;
 pub mod doctor;
 pub mod events;
+pub mod sweep;
 pub mod validate;
 
 pub use config::{ConfigError, Dataset, Method, Model, RunConfig};
 pub use doctor::{CudaDevice, DoctorReport};
 pub use events::{Event, EventLine};
+pub use sweep::{SweepError, SweepRun, SweepSpec};
 pub use validate::FieldError;
 
 /// Version of the advmix workspace, reported by both binaries.

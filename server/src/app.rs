@@ -1,16 +1,42 @@
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
+use crate::api::{events, files, health, metrics, runs, sweeps};
 use crate::state::AppState;
-use crate::{api, pages, static_files};
+use crate::{auth, pages, static_files};
+
+/// Sweep specs and configs are small; anything bigger is a mistake.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/sweeps", get(sweeps::list).post(sweeps::create))
+        .route("/sweeps/preview", post(sweeps::preview))
+        .route("/sweeps/{id}", get(sweeps::get))
+        .route("/runs", get(runs::list).post(runs::create))
+        .route("/runs/{id}", get(runs::get).patch(runs::patch).delete(runs::delete))
+        .route("/runs/{id}/stop", post(runs::stop))
+        .route("/runs/{id}/resume", post(runs::resume))
+        .route("/runs/{id}/rerun", post(runs::rerun))
+        .route("/runs/{id}/metrics", get(metrics::json))
+        .route("/runs/{id}/metrics.csv", get(metrics::csv))
+        .route("/runs/{id}/checkpoints", get(files::list))
+        .route("/runs/{id}/log", get(files::log))
+        .route("/runs/{id}/events", get(events::run))
+        .route("/checkpoints/{id}/download", get(files::download))
+        .route("/events", get(events::all));
     Router::new()
         .route("/", get(pages::home::show))
-        .route("/healthz", get(api::health::check))
+        .route("/login", get(auth::login_form).post(auth::login))
+        .route("/healthz", get(health::check))
         .route("/static/{file}", get(static_files::serve))
+        .nest("/api/v1", api)
         .fallback(pages::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::require))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

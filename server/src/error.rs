@@ -1,30 +1,52 @@
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde_json::json;
 
-/// Errors a handler can return. Details go to the server log; the client sees
-/// only what it can act on.
+/// Errors a handler can return. Details of internal failures go to the
+/// server log; the client sees only what it can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("template error: {0}")]
     Template(#[from] askama::Error),
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
     #[error("not found")]
     NotFound,
+    /// Bad input: the fields at fault and what to do about each.
+    #[error("invalid input")]
+    Invalid(Vec<advmix_protocol::FieldError>),
+    /// The request conflicts with the resource's state (stop a finished run).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl AppError {
+    pub fn field(field: &str, message: impl Into<String>) -> AppError {
+        AppError::Invalid(vec![advmix_protocol::FieldError { field: field.to_owned(), message: message.into() }])
+    }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        match self {
-            AppError::NotFound => (StatusCode::NOT_FOUND, "Not found.").into_response(),
-            AppError::Database(_) | AppError::Template(_) => {
+        let (status, body) = match self {
+            AppError::NotFound => (StatusCode::NOT_FOUND, json!({ "error": "not found" })),
+            AppError::Invalid(errors) => {
+                let message = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+                let field = errors.first().map(|e| e.field.clone());
+                (StatusCode::UNPROCESSABLE_ENTITY, json!({ "error": message, "field": field, "errors": errors }))
+            }
+            AppError::Conflict(message) => (StatusCode::CONFLICT, json!({ "error": message })),
+            AppError::Database(_) | AppError::Template(_) | AppError::Io(_) => {
                 tracing::error!(error = %self, "request failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "Internal error: the details are in the server log.",
+                    json!({ "error": "internal error: the details are in the server log" }),
                 )
-                    .into_response()
             }
-        }
+        };
+        (status, Json(body)).into_response()
     }
 }

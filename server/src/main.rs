@@ -3,32 +3,93 @@ use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use advmix_server::executor::local::LocalExecutor;
+use advmix_server::scheduler::{self, Scheduler, SchedulerConfig};
 use advmix_server::settings::ServeArgs;
-use advmix_server::{AppState, compute, db, serve};
+use advmix_server::{AppState, cli, compute, db, serve};
 
 #[derive(Parser)]
 #[command(name = "advmix", version, about = "Adversarial-robustness experiments: server and CLI")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The server the other subcommands talk to.
+    #[arg(long, global = true, env = "ADVMIX_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Serve the web app and API.
     Serve(ServeArgs),
+    /// Sweeps: `advmix sweep submit sweep.yaml`.
+    #[command(subcommand)]
+    Sweep(SweepCommand),
+    /// List runs as a table.
+    Runs {
+        #[arg(long)]
+        sweep: Option<i64>,
+        /// queued, running, succeeded, failed, stopped or lost.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Print a run's events as they happen, until it ends.
+    Tail { run: i64 },
+    /// Download a run's checkpoint, with a progress bar; an interrupted
+    /// download continues where it stopped.
+    Download {
+        run: i64,
+        /// best, last, or epoch (with --epoch N).
+        #[arg(long, default_value = "best")]
+        kind: String,
+        #[arg(long)]
+        epoch: Option<i64>,
+        /// Output file; by default run-ID-NAME.safetensors here.
+        #[arg(short, long)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("advmix=info,advmix_server=info,tower_http=warn")),
-        )
-        .init();
-    match Cli::parse().command {
-        Command::Serve(args) => run_server(args).await,
+#[derive(Subcommand)]
+enum SweepCommand {
+    /// Create a sweep from a YAML or JSON spec; prints its id and run count.
+    Submit { file: std::path::PathBuf },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let client = cli::Client::new(&cli.url);
+    let result = match cli.command {
+        Command::Serve(args) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| EnvFilter::new("advmix=info,advmix_server=info,tower_http=warn")),
+                )
+                .init();
+            tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(run_server(args)))
+        }
+        Command::Sweep(SweepCommand::Submit { file }) => cli::submit_sweep(&client, &file),
+        Command::Runs { sweep, status, limit } => cli::runs(&client, sweep, status.as_deref(), limit),
+        Command::Tail { run } => cli::tail(&client, run),
+        Command::Download { run, kind, epoch, output } => match (kind.as_str(), epoch) {
+            ("best", None) => cli::download(&client, run, cli::Kind::Best, output),
+            ("last", None) => cli::download(&client, run, cli::Kind::Last, output),
+            ("epoch", Some(n)) => cli::download(&client, run, cli::Kind::Epoch(n), output),
+            _ => Err(anyhow::anyhow!("use --kind best, --kind last, or --kind epoch --epoch N")),
+        },
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 
@@ -52,13 +113,47 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
             tracing::warn!(trainer = %trainer.display(), %reason, "trainer unavailable")
         }
     }
+    let slots = scheduler::plan_slots(compute.report(), args.gpus, args.runs_per_gpu, args.cpu_slots);
+    tracing::info!(slots = ?slots.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), "run slots");
 
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}: is another advmix already running? Pick another --port"))?;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let (events, _) = tokio::sync::broadcast::channel(4096);
+    let scheduler = Scheduler::new(
+        pool.clone(),
+        Arc::new(LocalExecutor { trainer }),
+        events.clone(),
+        shutdown.clone(),
+        SchedulerConfig {
+            slots,
+            data_dir: data_dir.clone(),
+            stop_runs_on_exit: args.stop_runs_on_exit,
+            stop_grace: Duration::from_secs(args.stop_grace),
+            poll: Duration::from_millis(250),
+        },
+    );
+    let scheduling = tokio::spawn(scheduler.clone().run());
     tracing::info!("advmix listening on http://{addr}");
-    let state = AppState { db: pool.clone(), compute: compute.into(), data_dir: data_dir.into() };
-    serve(listener, state, shutdown_signal()).await?;
+    let state = AppState {
+        db: pool.clone(),
+        compute: compute.into(),
+        data_dir: data_dir.into(),
+        scheduler: scheduler.clone(),
+        events,
+        max_sweep_runs: args.max_sweep_runs,
+        shutdown,
+        auth: advmix_server::auth::Auth::new(args.access_token()?),
+    };
+    serve(listener, state, async move {
+        shutdown_signal().await;
+        // Tells the scheduler, the supervisors and the SSE streams at once.
+        let _ = stop.send(true);
+    })
+    .await?;
+    let _ = scheduling.await;
+    scheduler.drain(Duration::from_secs(args.stop_grace + 10)).await;
     pool.close().await;
     tracing::info!("advmix stopped");
     Ok(())

@@ -5,10 +5,16 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct ServeArgs {
-    /// Address to bind. Only loopback addresses are accepted until access
-    /// tokens exist: reach a remote server through an SSH tunnel.
+    /// Address to bind. Anything but loopback needs an access token.
     #[arg(long, env = "ADVMIX_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     pub host: IpAddr,
+    /// Access token required by every page and API call. Prefer
+    /// ADVMIX_TOKEN or --token-file: command lines are visible to other users.
+    #[arg(long, env = "ADVMIX_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A file holding the access token (its first line).
+    #[arg(long, env = "ADVMIX_TOKEN_FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
     #[arg(long, env = "ADVMIX_PORT", default_value_t = 8080)]
     pub port: u16,
     /// Where the database, run directories and datasets live.
@@ -17,14 +23,47 @@ pub struct ServeArgs {
     /// The trainer binary; by default the `advmix-trainer` beside this one.
     #[arg(long, env = "ADVMIX_TRAINER")]
     pub trainer: Option<PathBuf>,
+    /// Use this many GPUs instead of the number the trainer finds (0: CPU only).
+    #[arg(long, env = "ADVMIX_GPUS")]
+    pub gpus: Option<usize>,
+    /// Runs sharing one GPU at a time.
+    #[arg(long, env = "ADVMIX_RUNS_PER_GPU", default_value_t = 1)]
+    pub runs_per_gpu: usize,
+    /// Runs at a time on a machine without GPUs.
+    #[arg(long, env = "ADVMIX_CPU_SLOTS", default_value_t = 1)]
+    pub cpu_slots: usize,
+    /// The most runs one sweep may create; larger sweeps are refused whole.
+    #[arg(long, env = "ADVMIX_MAX_SWEEP_RUNS", default_value_t = 1000)]
+    pub max_sweep_runs: usize,
+    /// Stop running trainers when the server stops. By default they keep
+    /// training and the next server start follows them again.
+    #[arg(long, env = "ADVMIX_STOP_RUNS_ON_EXIT")]
+    pub stop_runs_on_exit: bool,
+    /// Seconds a trainer gets to save and exit after SIGTERM before SIGKILL.
+    #[arg(long, env = "ADVMIX_STOP_GRACE", default_value_t = 60)]
+    pub stop_grace: u64,
 }
 
 impl ServeArgs {
+    /// The token from --token, ADVMIX_TOKEN or --token-file, if any.
+    pub fn access_token(&self) -> anyhow::Result<Option<String>> {
+        if let Some(file) = &self.token_file {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| anyhow::anyhow!("cannot read the token file {}: {e}", file.display()))?;
+            let token = text.lines().next().unwrap_or("").trim().to_owned();
+            if token.is_empty() {
+                anyhow::bail!("the token file {} is empty: put the access token on its first line", file.display());
+            }
+            return Ok(Some(token));
+        }
+        Ok(self.token.clone().filter(|t| !t.is_empty()))
+    }
+
     pub fn addr(&self) -> anyhow::Result<SocketAddr> {
-        if !self.host.is_loopback() {
+        if !self.host.is_loopback() && self.access_token()?.is_none() {
             anyhow::bail!(
-                "refusing to bind {}: advmix has no access control yet, so it only listens on \
-                 loopback. Use --host 127.0.0.1 and reach it through `ssh -L 8080:127.0.0.1:8080`",
+                "refusing to listen on {} without an access token: set ADVMIX_TOKEN (or --token-file), \
+                 or keep the default --host 127.0.0.1 and reach it through `ssh -L 8080:127.0.0.1:8080`",
                 self.host
             );
         }

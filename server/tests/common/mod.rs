@@ -6,6 +6,8 @@ use std::sync::Arc;
 use advmix_protocol::{CudaDevice, DoctorReport};
 use advmix_server::AppState;
 use advmix_server::compute::Compute;
+use advmix_server::executor::local::LocalExecutor;
+use advmix_server::scheduler::{Scheduler, SchedulerConfig, plan_slots};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -25,8 +27,60 @@ pub fn gpu_report() -> DoctorReport {
     }
 }
 
+/// The trainer binary cargo built for this workspace.
+pub fn trainer_bin() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let bin = target.join("debug/advmix-trainer");
+    assert!(bin.exists(), "{} is missing: build the workspace (`make test` does)", bin.display());
+    bin
+}
+
+/// An app state whose scheduler would launch `trainer` on CPU slots in
+/// `data_dir`; the scheduler loop is not started unless a test spawns it.
+/// Sending `true` on the returned sender begins shutdown.
+pub fn harness(
+    db: SqlitePool,
+    compute: Compute,
+    trainer: PathBuf,
+    data_dir: &std::path::Path,
+    cpu_slots: usize,
+) -> (AppState, tokio::sync::watch::Sender<bool>) {
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let (events, _) = tokio::sync::broadcast::channel(1024);
+    let scheduler = Scheduler::new(
+        db.clone(),
+        Arc::new(LocalExecutor { trainer }),
+        events.clone(),
+        shutdown.clone(),
+        SchedulerConfig {
+            slots: plan_slots(None, Some(0), 1, cpu_slots),
+            data_dir: data_dir.to_owned(),
+            stop_runs_on_exit: false,
+            stop_grace: std::time::Duration::from_secs(10),
+            poll: std::time::Duration::from_millis(100),
+        },
+    );
+    let state = AppState {
+        db,
+        compute: Arc::new(compute),
+        data_dir: Arc::new(data_dir.to_owned()),
+        scheduler,
+        events,
+        max_sweep_runs: 1000,
+        shutdown,
+        auth: advmix_server::auth::Auth::default(),
+    };
+    (state, stop)
+}
+
+/// A state for router tests that launch nothing.
 pub fn state(db: SqlitePool, compute: Compute) -> AppState {
-    AppState { db, compute: Arc::new(compute), data_dir: Arc::new(PathBuf::from("var")) }
+    let (state, stop) = harness(db, compute, "/nonexistent/advmix-trainer".into(), "/nonexistent/advmix-data".as_ref(), 1);
+    // Kept for the life of the test process: a dropped sender reads as shutdown.
+    std::mem::forget(stop);
+    state
 }
 
 pub fn ready(db: SqlitePool) -> AppState {

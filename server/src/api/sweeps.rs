@@ -1,0 +1,121 @@
+//! `/api/v1/sweeps`: a spec in, validated runs queued; nothing is created
+//! unless every generated config is valid and the count is within the limit.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, SqlitePool};
+
+use advmix_protocol::FieldError;
+use advmix_protocol::sweep::{SweepError, SweepSpec};
+
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store;
+
+impl From<SweepError> for AppError {
+    fn from(e: SweepError) -> AppError {
+        AppError::Invalid(e.errors)
+    }
+}
+
+/// The body is the spec itself, in JSON or YAML (by Content-Type, or by its
+/// first character when the type is missing or generic).
+fn parse_spec(headers: &HeaderMap, body: &[u8]) -> Result<SweepSpec, AppError> {
+    let text = std::str::from_utf8(body).map_err(|_| AppError::field("body", "the spec must be UTF-8 text"))?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let spec = if content_type.starts_with("application/json") {
+        SweepSpec::from_json(text)?
+    } else if content_type.contains("yaml") {
+        SweepSpec::from_yaml(text)?
+    } else {
+        SweepSpec::parse(text)?
+    };
+    Ok(spec)
+}
+
+/// How many runs a spec makes and what varies, without creating anything.
+pub async fn preview(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, AppError> {
+    let spec = parse_spec(&headers, &body)?;
+    let runs = spec.run_count()?;
+    if runs > state.max_sweep_runs {
+        return Err(over_limit(runs, state.max_sweep_runs));
+    }
+    // Expanding validates every config, so a preview that says OK means submit will work.
+    spec.expand(state.max_sweep_runs)?;
+    Ok(Json(json!({ "runs": runs, "varying": spec.varying(), "limit": state.max_sweep_runs })))
+}
+
+fn over_limit(runs: usize, limit: usize) -> AppError {
+    AppError::Invalid(vec![FieldError {
+        field: "parameters".into(),
+        message: format!(
+            "this sweep makes {runs} runs, above the limit of {limit}: vary fewer parameters or values, \
+             use method: random with a smaller count, or raise the server's --max-sweep-runs"
+        ),
+    }])
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let spec = parse_spec(&headers, &body)?;
+    let runs = spec.expand(state.max_sweep_runs)?;
+    let name = spec.name.clone().unwrap_or_else(|| format!("sweep of {} runs", runs.len()));
+    let mut tx = state.db.begin().await?;
+    let sweep_id: i64 = sqlx::query_scalar("INSERT INTO sweeps (name, spec) VALUES (?, ?) RETURNING id")
+        .bind(&name)
+        .bind(serde_json::to_string(&spec).expect("specs serialize"))
+        .fetch_one(&mut *tx)
+        .await?;
+    for run in &runs {
+        store::insert_run(&mut tx, Some(sweep_id), &run.name, &run.config, &run.params, 0).await?;
+    }
+    tx.commit().await?;
+    state.scheduler.wake();
+    Ok((StatusCode::CREATED, Json(json!({ "id": sweep_id, "name": name, "runs": runs.len() }))))
+}
+
+#[derive(serde::Serialize, sqlx::FromRow)]
+pub struct SweepRow {
+    id: i64,
+    name: String,
+    status: String,
+    created_at: String,
+    runs: i64,
+    queued: i64,
+    running: i64,
+    succeeded: i64,
+    failed: i64,
+    best_robust_acc: Option<f64>,
+}
+
+const SWEEP_SELECT: &str = "SELECT s.id, s.name, s.status, s.created_at,
+    count(r.id) AS runs,
+    count(r.id) FILTER (WHERE r.status = 'queued') AS queued,
+    count(r.id) FILTER (WHERE r.status = 'running') AS running,
+    count(r.id) FILTER (WHERE r.status = 'succeeded') AS succeeded,
+    count(r.id) FILTER (WHERE r.status IN ('failed', 'lost')) AS failed,
+    max(r.best_robust_acc) AS best_robust_acc
+    FROM sweeps s LEFT JOIN runs r ON r.sweep_id = s.id";
+
+pub async fn list(State(db): State<SqlitePool>) -> Result<Json<Vec<SweepRow>>, AppError> {
+    let rows = sqlx::query_as(AssertSqlSafe(format!("{SWEEP_SELECT} GROUP BY s.id ORDER BY s.id DESC"))).fetch_all(&db).await?;
+    Ok(Json(rows))
+}
+
+pub async fn get(State(db): State<SqlitePool>, Path(id): Path<i64>) -> Result<Json<Value>, AppError> {
+    let row: SweepRow = sqlx::query_as(AssertSqlSafe(format!("{SWEEP_SELECT} WHERE s.id = ? GROUP BY s.id")))
+        .bind(id)
+        .fetch_optional(&db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let spec: String = sqlx::query_scalar("SELECT spec FROM sweeps WHERE id = ?").bind(id).fetch_one(&db).await?;
+    let mut body = serde_json::to_value(row).expect("rows serialize");
+    body["spec"] = serde_json::from_str(&spec).unwrap_or(Value::Null);
+    Ok(Json(body))
+}

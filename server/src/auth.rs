@@ -1,0 +1,136 @@
+//! Access token. Off on loopback unless a token is set; required (the server
+//! refuses to start without one) on any other address. The API takes it as
+//! `Authorization: Bearer TOKEN`; browsers log in once through `/login` and
+//! carry an HttpOnly, SameSite=Strict cookie holding the token's hash.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::pages::render;
+use crate::state::AppState;
+
+pub const COOKIE: &str = "advmix_session";
+
+#[derive(Clone, Default)]
+pub struct Auth {
+    token: Option<Arc<str>>,
+}
+
+impl Auth {
+    pub fn new(token: Option<String>) -> Auth {
+        Auth { token: token.filter(|t| !t.is_empty()).map(Into::into) }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.token.is_some()
+    }
+
+    fn session(token: &str) -> String {
+        hex::encode(Sha256::digest(format!("advmix-session:{token}")))
+    }
+
+    fn accepts(&self, headers: &HeaderMap) -> bool {
+        let Some(token) = &self.token else { return true };
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if bearer.is_some_and(|b| same(b.trim(), token)) {
+            return true;
+        }
+        let session = Self::session(token);
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().strip_prefix(COOKIE).and_then(|rest| rest.strip_prefix('=')))
+            .any(|value| same(value, &session))
+    }
+}
+
+/// Compares without stopping at the first difference, so response times do
+/// not reveal how much of a guess was right.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn open_path(path: &str) -> bool {
+    path == "/healthz" || path == "/login" || path.starts_with("/static/")
+}
+
+pub async fn require(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if open_path(path) || state.auth.accepts(request.headers()) {
+        return next.run(request).await;
+    }
+    if path.starts_with("/api/") {
+        let body = json!({ "error": "missing or wrong access token: send `Authorization: Bearer TOKEN`" });
+        return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    }
+    let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    Redirect::to(&format!("/login?next={}", urlencode(target))).into_response()
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct Login {
+    next: String,
+    error: Option<&'static str>,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only same-site paths: `next` must not send the user elsewhere.
+fn safe_next(next: Option<String>) -> String {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).unwrap_or_else(|| "/".into())
+}
+
+pub async fn login_form(axum::extract::Query(q): axum::extract::Query<NextQuery>) -> Response {
+    match render(&Login { next: safe_next(q.next), error: None }) {
+        Ok(html) => html.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+    next: Option<String>,
+}
+
+pub async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+    let next = safe_next(form.next);
+    match &state.auth.token {
+        Some(token) if same(form.token.trim(), token) => {
+            let cookie = format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", Auth::session(token));
+            ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
+        }
+        Some(_) => match render(&Login { next, error: Some("That is not the access token. Check ADVMIX_TOKEN on the server.") }) {
+            Ok(html) => (StatusCode::UNAUTHORIZED, html).into_response(),
+            Err(e) => e.into_response(),
+        },
+        None => Redirect::to(&next).into_response(),
+    }
+}

@@ -1,0 +1,84 @@
+//! A small blocking client for the API: the CLI does one thing at a time.
+
+use std::io::Read;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use ureq::Agent;
+
+pub struct Client {
+    base: String,
+    agent: Agent,
+}
+
+impl Client {
+    pub fn new(url: &str) -> Client {
+        let agent = Agent::config_builder()
+            // API errors are JSON bodies with a message; read them instead of
+            // turning them into transport errors.
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        Client { base: format!("{}/api/v1", url.trim_end_matches('/')), agent }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn unreachable(&self, e: ureq::Error) -> anyhow::Error {
+        anyhow::anyhow!(
+            "cannot reach the advmix server at {} ({e}): start it with `make run`, or point --url / ADVMIX_URL at it",
+            self.base.trim_end_matches("/api/v1")
+        )
+    }
+
+    /// The body as JSON, or the API's error message.
+    fn json(mut response: ureq::http::Response<ureq::Body>) -> anyhow::Result<Value> {
+        let status = response.status();
+        let text = response.body_mut().read_to_string().context("reading the server's answer")?;
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if !status.is_success() {
+            let message = body["error"].as_str().map(str::to_owned).unwrap_or_else(|| body.to_string());
+            bail!("the server refused ({status}): {message}");
+        }
+        Ok(body)
+    }
+
+    pub fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let response = self.agent.get(self.url(path)).call().map_err(|e| self.unreachable(e))?;
+        Self::json(response)
+    }
+
+    pub fn post(&self, path: &str, content_type: &str, body: &str) -> anyhow::Result<Value> {
+        let response = self
+            .agent
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .send(body)
+            .map_err(|e| self.unreachable(e))?;
+        Self::json(response)
+    }
+
+    /// A streaming GET, from byte `offset` on (a `Range` request when > 0).
+    pub fn stream(&self, path: &str, offset: u64) -> anyhow::Result<(u16, Option<u64>, Box<dyn Read + Send>)> {
+        let mut request = self.agent.get(self.url(path));
+        if offset > 0 {
+            request = request.header("range", format!("bytes={offset}-"));
+        }
+        let response = request.call().map_err(|e| self.unreachable(e))?;
+        let status = response.status().as_u16();
+        if status >= 400 {
+            Self::json(response)?;
+            bail!("the server answered {status}");
+        }
+        let length = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        Ok((status, length, Box::new(response.into_body().into_reader())))
+    }
+}

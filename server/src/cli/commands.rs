@@ -1,0 +1,182 @@
+//! The subcommands: sweep submit, runs, tail, download.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::Client;
+
+pub fn submit_sweep(client: &Client, file: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let content_type = match file.extension().and_then(|e| e.to_str()) {
+        Some("json") => "application/json",
+        _ => "application/yaml",
+    };
+    let sweep = client.post("/sweeps", content_type, &text)?;
+    println!("sweep {}: {} runs queued ({})", sweep["id"], sweep["runs"], sweep["name"].as_str().unwrap_or(""));
+    Ok(())
+}
+
+fn percent(v: &Value) -> String {
+    v.as_f64().map_or_else(|| "-".to_owned(), |x| format!("{:.1}", 100.0 * x))
+}
+
+pub fn runs(client: &Client, sweep: Option<i64>, status: Option<&str>, limit: u32) -> anyhow::Result<()> {
+    let mut query = format!("/runs?per_page={limit}");
+    if let Some(sweep) = sweep {
+        query.push_str(&format!("&sweep={sweep}"));
+    }
+    if let Some(status) = status {
+        query.push_str(&format!("&status={status}"));
+    }
+    let page = client.get(&query)?;
+    let runs = page["runs"].as_array().cloned().unwrap_or_default();
+    if runs.is_empty() {
+        println!("no runs");
+        return Ok(());
+    }
+    println!("{:>6}  {:<10} {:<32} {:<10} {:>9}  {:>8} {:>8}", "ID", "STATUS", "NAME", "METHOD", "EPOCHS", "ROBUST%", "CLEAN%");
+    for r in &runs {
+        let name: String = r["name"].as_str().unwrap_or("").chars().take(32).collect();
+        println!(
+            "{:>6}  {:<10} {:<32} {:<10} {:>9}  {:>8} {:>8}",
+            r["id"],
+            r["status"].as_str().unwrap_or(""),
+            name,
+            r["method"].as_str().unwrap_or(""),
+            format!("{}/{}", r["epochs_done"], r["epochs"]),
+            percent(&r["best_robust_acc"]),
+            percent(&r["final_clean_acc"]),
+        );
+    }
+    let total = page["total"].as_i64().unwrap_or(0);
+    if total > runs.len() as i64 {
+        println!("({} of {total} shown; --limit shows more)", runs.len());
+    }
+    Ok(())
+}
+
+/// One line per event; returns true on the attempt's last event.
+fn print_event(event: &Value) -> bool {
+    match event["type"].as_str().unwrap_or("") {
+        "started" => println!("started on {} (seed {})", event["device"].as_str().unwrap_or("?"), event["seed"]),
+        "epoch" => println!(
+            "epoch {:>4}  lr {:.4}  train loss {:.4}  clean {}%  pgd {}%  {:.0} img/s",
+            event["epoch"],
+            event["lr"].as_f64().unwrap_or(0.0),
+            event["train_loss"].as_f64().unwrap_or(0.0),
+            percent(&event["test_clean_acc"]),
+            percent(&event["test_pgd_acc"]),
+            event["images_per_second"].as_f64().unwrap_or(0.0),
+        ),
+        "checkpoint" => println!("checkpoint {} at epoch {}", event["kind"].as_str().unwrap_or(""), event["epoch"]),
+        "samples" => println!("samples {}", event["path"].as_str().unwrap_or("")),
+        "finished" => {
+            println!(
+                "finished: best robust {}% at epoch {}, final clean {}%",
+                percent(&event["best_robust_acc"]),
+                event["best_epoch"],
+                percent(&event["final_clean_acc"])
+            );
+            return true;
+        }
+        kind @ ("failed" | "stopped") => {
+            println!("{kind}: {}", event["reason"].as_str().unwrap_or(""));
+            return true;
+        }
+        other => println!("{other}: {event}"),
+    }
+    false
+}
+
+pub fn tail(client: &Client, run: i64) -> anyhow::Result<()> {
+    let detail = client.get(&format!("/runs/{run}"))?;
+    println!("run {run} ({}) is {}, epoch {}/{}", detail["name"].as_str().unwrap_or(""), detail["status"].as_str().unwrap_or(""), detail["epochs_done"], detail["epochs"]);
+    if !matches!(detail["status"].as_str(), Some("running" | "queued")) {
+        return Ok(());
+    }
+    let (_, _, body) = client.stream(&format!("/runs/{run}/events"), 0)?;
+    for line in BufReader::new(body).lines() {
+        let line = line.context("the event stream broke")?;
+        let Some(data) = line.strip_prefix("data:") else { continue };
+        let Ok(message) = serde_json::from_str::<Value>(data.trim()) else { continue };
+        if print_event(&message["event"]) {
+            return Ok(());
+        }
+    }
+    println!("the server closed the stream (it is shutting down?)");
+    Ok(())
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+    Best,
+    Last,
+    Epoch(i64),
+}
+
+pub fn download(client: &Client, run: i64, kind: Kind, out: Option<PathBuf>) -> anyhow::Result<()> {
+    let list = client.get(&format!("/runs/{run}/checkpoints"))?;
+    let wanted = list.as_array().into_iter().flatten().find(|c| match &kind {
+        Kind::Best => c["kind"] == "best",
+        Kind::Last => c["kind"] == "last",
+        Kind::Epoch(n) => c["kind"] == "periodic" && c["epoch"] == *n,
+    });
+    let Some(checkpoint) = wanted else {
+        bail!("run {run} has no {kind:?} checkpoint; `advmix runs` shows its progress, --kind picks another")
+    };
+    let file = checkpoint["path"].as_str().unwrap_or("checkpoint.safetensors").rsplit('/').next().unwrap_or("checkpoint.safetensors");
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("run-{run}-{file}")));
+    let partial = out.with_extension("safetensors.part");
+    let have = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+    let (status, length, mut body) = client.stream(&format!("/checkpoints/{}/download", checkpoint["id"]), have)?;
+    let resumed = status == 206;
+    let total = checkpoint["bytes"].as_u64().or(length).unwrap_or(0);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(resumed)
+        .truncate(!resumed)
+        .open(&partial)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    let mut done = if resumed { have } else { 0 };
+    let mut buf = vec![0u8; 1 << 16];
+    let mut last_shown = std::time::Instant::now();
+    loop {
+        let n = body.read(&mut buf).context("the download broke; run the same command again to continue")?;
+        if n == 0 {
+            break;
+        }
+        file.write_all(&buf[..n])?;
+        done += n as u64;
+        if last_shown.elapsed().as_millis() > 200 {
+            progress(done, total);
+            last_shown = std::time::Instant::now();
+        }
+    }
+    progress(done, total);
+    eprintln!();
+    drop(file);
+    let sha = hex::encode(Sha256::digest(std::fs::read(&partial)?));
+    if Some(sha.as_str()) != checkpoint["sha256"].as_str() {
+        std::fs::remove_file(&partial)?;
+        bail!("the downloaded file's sha256 ({sha}) does not match the server's; it was deleted, download again");
+    }
+    std::fs::rename(&partial, &out)?;
+    println!("{} ({} bytes, sha256 {sha})", out.display(), done);
+    Ok(())
+}
+
+fn progress(done: u64, total: u64) {
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    if total > 0 {
+        let width = 30;
+        let filled = (done.min(total) * width / total) as usize;
+        eprint!("\r[{}{}] {:5.1}% {:.1}/{:.1} MiB", "#".repeat(filled), " ".repeat(width as usize - filled), 100.0 * done as f64 / total as f64, mib(done), mib(total));
+    } else {
+        eprint!("\r{:.1} MiB", mib(done));
+    }
+}

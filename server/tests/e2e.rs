@@ -1,0 +1,123 @@
+//! The whole path with the real trainer on CPU: a sweep through the API,
+//! the scheduler, the supervisor, the ingest, and the results back out.
+
+mod common;
+
+use std::time::Duration;
+
+use advmix_protocol::{Event, EventLine};
+use advmix_server::compute::Compute;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use sqlx::SqlitePool;
+use tower::ServiceExt;
+
+async fn call(state: &advmix_server::AppState, method: &str, uri: &str, body: &str, content_type: &str) -> (StatusCode, Vec<u8>) {
+    let request = Request::builder().method(method).uri(uri).header("content-type", content_type).body(Body::from(body.to_owned())).unwrap();
+    let response = advmix_server::app(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    (status, response.into_body().collect().await.unwrap().to_bytes().to_vec())
+}
+
+async fn json(state: &advmix_server::AppState, uri: &str) -> serde_json::Value {
+    let (status, body) = call(state, "GET", uri, "", "application/json").await;
+    assert_eq!(status, StatusCode::OK, "{uri}: {}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap()
+}
+
+const SWEEP: &str = "
+name: e2e
+method: grid
+base: {model: small_cnn, dataset: digits, epochs: 2, batch_size: 128, samples_every: 0,
+       eval: {n: 100, pgd_steps: 2}}
+parameters:
+  method: {values: [erm, aom]}
+  aom.steps: {value: 2}
+";
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_two_run_sweep_trains_and_its_results_match_the_event_files(db: SqlitePool) {
+    let data = tempfile::tempdir().unwrap();
+    let (state, stop) = common::harness(db.clone(), Compute::Unavailable { trainer: "".into(), reason: "".into() }, common::trainer_bin(), data.path(), 2);
+    let scheduling = tokio::spawn(state.scheduler.clone().run());
+
+    let (status, body) = call(&state, "POST", "/api/v1/sweeps/preview", SWEEP, "application/yaml").await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let (status, body) = call(&state, "POST", "/api/v1/sweeps", SWEEP, "application/yaml").await;
+    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
+    let sweep: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(sweep["runs"], 2);
+
+    // Both runs finish (2 CPU slots, a few seconds each).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    let runs = loop {
+        let list = json(&state, &format!("/api/v1/runs?sweep={}", sweep["id"])).await;
+        let runs = list["runs"].as_array().unwrap().clone();
+        if runs.iter().all(|r| r["status"] == "succeeded") {
+            break runs;
+        }
+        assert!(runs.iter().all(|r| r["status"] != "failed"), "{runs:?}");
+        assert!(tokio::time::Instant::now() < deadline, "runs did not finish: {runs:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+
+    for run in &runs {
+        let id = run["id"].as_i64().unwrap();
+        let run_dir = data.path().join("runs").join(id.to_string());
+        let lines: Vec<EventLine> = std::fs::read_to_string(run_dir.join("events.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let epochs: Vec<_> = lines
+            .iter()
+            .filter_map(|l| match &l.event {
+                Event::Epoch(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect();
+        let from_file: Vec<(u32, f64)> = epochs.iter().map(|m| (m.epoch, m.test_pgd_acc)).collect();
+        let stored = json(&state, &format!("/api/v1/runs/{id}/metrics")).await;
+        let from_db: Vec<(u32, f64)> = stored
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["epoch"].as_u64().unwrap() as u32, e["test_pgd_acc"].as_f64().unwrap()))
+            .collect();
+        assert_eq!(from_db, from_file, "run {id}: stored epochs equal the events file");
+        let detail = json(&state, &format!("/api/v1/runs/{id}")).await;
+        assert_eq!(detail["epochs_done"], 2);
+        // The summary columns agree with the events.
+        let last = epochs.last().unwrap();
+        assert_eq!(detail["final_clean_acc"].as_f64(), Some(last.test_clean_acc));
+        assert_eq!(detail["final_robust_acc"].as_f64(), Some(last.test_pgd_acc));
+        let best = epochs.iter().map(|m| m.test_pgd_acc).fold(f64::MIN, f64::max);
+        assert_eq!(detail["best_robust_acc"].as_f64(), Some(best));
+
+        // A checkpoint downloads whole and by range, matching its sha256.
+        let checkpoints = json(&state, &format!("/api/v1/runs/{id}/checkpoints")).await;
+        let best = checkpoints.as_array().unwrap().iter().find(|c| c["kind"] == "best").expect("a best checkpoint");
+        let (status, bytes) = call(&state, "GET", &format!("/api/v1/checkpoints/{}/download", best["id"]), "", "").await;
+        assert_eq!(status, StatusCode::OK);
+        use sha2::Digest;
+        assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), best["sha256"].as_str().unwrap());
+        let request = Request::get(format!("/api/v1/checkpoints/{}/download", best["id"]))
+            .header("range", "bytes=10-19")
+            .body(Body::empty())
+            .unwrap();
+        let response = advmix_server::app(state.clone()).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+        let part = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&part[..], &bytes[10..20]);
+
+        let (status, csv) = call(&state, "GET", &format!("/api/v1/runs/{id}/metrics.csv"), "", "").await;
+        assert_eq!(status, StatusCode::OK);
+        let csv = String::from_utf8(csv).unwrap();
+        assert!(csv.starts_with("epoch,lr,"));
+        assert_eq!(csv.lines().count(), 3, "a header and two epochs: {csv}");
+    }
+
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), scheduling).await.unwrap().unwrap();
+}

@@ -1,0 +1,414 @@
+//! The event ingest: events.jsonl into the tables, idempotently, and out to
+//! broadcast subscribers.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use advmix_protocol::events::{Checkpoint, CheckpointKind, EpochMetrics, Finished, Samples, Started};
+use advmix_protocol::{Event, EventLine, RunConfig};
+use advmix_server::ingest::{self, FollowEnd, IngestError, TerminalKind};
+use sqlx::SqlitePool;
+use tempfile::TempDir;
+
+// --- Event lines ---------------------------------------------------------
+
+fn line(time: f64, event: Event) -> String {
+    serde_json::to_string(&EventLine { time, event }).unwrap() + "\n"
+}
+
+fn started(device: &str) -> String {
+    line(
+        1000.0,
+        Event::Started(Started {
+            config: RunConfig::default(),
+            device: device.into(),
+            torch_version: "2.11.0".into(),
+            advmix_version: "0.1.0".into(),
+            git_commit: None,
+            seed: 0,
+            bf16: false,
+            start_epoch: 0,
+        }),
+    )
+}
+
+/// An epoch whose metrics all derive from its number, except the two
+/// accuracies the summary columns are made of.
+fn epoch(n: u32, clean: f64, pgd: f64) -> String {
+    let x = f64::from(n);
+    line(
+        1000.0 + x,
+        Event::Epoch(EpochMetrics {
+            epoch: n,
+            lr: 0.1 / x,
+            train_loss: 2.0 / x,
+            train_acc: 0.1 + x / 1e6,
+            train_clean_loss: 1.5 / x,
+            train_clean_acc: 0.2 + x / 1e6,
+            test_clean_loss: 1.4 / x,
+            test_clean_acc: clean,
+            test_pgd_loss: 2.5 / x,
+            test_pgd_acc: pgd,
+            epoch_seconds: 4.0 + x / 1e3,
+            images_per_second: 300.0 + x,
+        }),
+    )
+}
+
+fn checkpoint(kind: CheckpointKind, n: u32, file: &str) -> String {
+    let c = Checkpoint { epoch: n, kind, file: file.into(), bytes: 1000 + u64::from(n), sha256: format!("{n:064x}") };
+    line(1000.5 + f64::from(n), Event::Checkpoint(c))
+}
+
+fn samples(n: u32) -> String {
+    line(1000.7 + f64::from(n), Event::Samples(Samples { epoch: n, path: format!("samples/epoch-{n:04}.png") }))
+}
+
+fn finished() -> String {
+    let f = Finished { best_robust_acc: 0.5, best_epoch: 2, final_clean_acc: 0.8, final_robust_acc: 0.45, total_seconds: 17.0 };
+    line(2000.0, Event::Finished(f))
+}
+
+/// A whole run: 4 epochs, `last` rewritten every epoch, `best` at 1 and 2,
+/// `periodic` at 2 and 4, samples at 2 and 4. PGD accuracy ties at epochs 2
+/// and 3, and `finished` disagrees with the progress summary on purpose, so
+/// the test sees which one wins.
+fn epochs_1_to_3() -> Vec<String> {
+    vec![
+        started("cuda:0"),
+        epoch(1, 0.6, 0.3),
+        checkpoint(CheckpointKind::Last, 1, "checkpoints/last.safetensors"),
+        checkpoint(CheckpointKind::Best, 1, "checkpoints/best.safetensors"),
+        epoch(2, 0.7, 0.5),
+        checkpoint(CheckpointKind::Last, 2, "checkpoints/last.safetensors"),
+        checkpoint(CheckpointKind::Best, 2, "checkpoints/best.safetensors"),
+        checkpoint(CheckpointKind::Periodic, 2, "checkpoints/epoch-0002.safetensors"),
+        samples(2),
+        epoch(3, 0.75, 0.5),
+        checkpoint(CheckpointKind::Last, 3, "checkpoints/last.safetensors"),
+    ]
+}
+
+fn epoch_4_and_finished() -> Vec<String> {
+    vec![
+        epoch(4, 0.8, 0.4),
+        checkpoint(CheckpointKind::Last, 4, "checkpoints/last.safetensors"),
+        checkpoint(CheckpointKind::Periodic, 4, "checkpoints/epoch-0004.safetensors"),
+        samples(4),
+        finished(),
+    ]
+}
+
+fn full_run() -> Vec<String> {
+    [epochs_1_to_3(), epoch_4_and_finished()].concat()
+}
+
+// --- Fixtures --------------------------------------------------------------
+
+async fn insert_run(db: &SqlitePool) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO runs (name, config, method, dataset, model, epochs, status)
+         VALUES ('r', '{}', 'pgd_at', 'cifar10', 'preact_resnet18', 4, 'running') RETURNING id",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+struct RunDir {
+    _dir: TempDir,
+    events: PathBuf,
+}
+
+fn run_dir() -> RunDir {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    RunDir { _dir: dir, events }
+}
+
+fn append(path: &Path, text: &str) {
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
+
+fn file_len(path: &Path) -> i64 {
+    i64::try_from(std::fs::metadata(path).unwrap().len()).unwrap()
+}
+
+// --- Reading the tables back ---------------------------------------------------
+
+type RunSummary = (i64, Option<f64>, Option<i64>, Option<f64>, Option<f64>, Option<String>, i64);
+type EpochRow = (i64, f64, f64, f64, f64, f64, f64, f64, f64, f64, f64, f64);
+type CheckpointRow = (String, i64, String, i64, String, String);
+
+/// Everything ingest writes for a run, without the surrogate ids (a replay
+/// after a delete may number rows differently; nothing refers to them).
+#[derive(Debug, PartialEq)]
+struct Dump {
+    run: RunSummary,
+    epochs: Vec<EpochRow>,
+    checkpoints: Vec<CheckpointRow>,
+    samples: Vec<(i64, String)>,
+}
+
+async fn dump(db: &SqlitePool, run_id: i64) -> Dump {
+    let run = sqlx::query_as(
+        "SELECT epochs_done, best_robust_acc, best_epoch, final_clean_acc, final_robust_acc, device, events_offset
+         FROM runs WHERE id = ?",
+    )
+    .bind(run_id)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    let epochs = sqlx::query_as(
+        "SELECT epoch, lr, train_loss, train_acc, train_clean_loss, train_clean_acc, test_clean_loss, test_clean_acc,
+                test_pgd_loss, test_pgd_acc, epoch_seconds, images_per_second
+         FROM epochs WHERE run_id = ? ORDER BY epoch",
+    )
+    .bind(run_id)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let checkpoints = sqlx::query_as(
+        "SELECT kind, epoch, path, bytes, sha256, created_at FROM checkpoints WHERE run_id = ? ORDER BY kind, epoch",
+    )
+    .bind(run_id)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let samples = sqlx::query_as("SELECT epoch, path FROM samples WHERE run_id = ? ORDER BY epoch")
+        .bind(run_id)
+        .fetch_all(db)
+        .await
+        .unwrap();
+    Dump { run, epochs, checkpoints, samples }
+}
+
+async fn set_offset(db: &SqlitePool, run_id: i64, offset: i64) {
+    sqlx::query("UPDATE runs SET events_offset = ? WHERE id = ?").bind(offset).bind(run_id).execute(db).await.unwrap();
+}
+
+async fn count(db: &SqlitePool, table: &str, run_id: i64) -> i64 {
+    // Test-only: the table name is one of ours, never input.
+    let sql = format!("SELECT count(*) FROM {table} WHERE run_id = ?");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(run_id).fetch_one(db).await.unwrap()
+}
+
+// --- Tests -------------------------------------------------------------------
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_full_run_fills_the_tables_and_the_summary(db: SqlitePool) {
+    let run_id = insert_run(&db).await;
+    let dir = run_dir();
+    append(&dir.events, &epochs_1_to_3().concat());
+
+    assert_eq!(ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap(), 11);
+    let mid = dump(&db, run_id).await;
+    assert_eq!(
+        mid.run,
+        (3, Some(0.5), Some(2), Some(0.75), Some(0.5), Some("cuda:0".into()), file_len(&dir.events)),
+        "progress before the end: best ties go to the earliest epoch, final is the latest epoch"
+    );
+
+    append(&dir.events, &epoch_4_and_finished().concat());
+    assert_eq!(ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap(), 5);
+    let end = dump(&db, run_id).await;
+    assert_eq!(end.run, (4, Some(0.5), Some(2), Some(0.8), Some(0.45), Some("cuda:0".into()), file_len(&dir.events)));
+    assert_eq!(end.epochs.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    let fourth = &end.epochs[3];
+    assert_eq!((fourth.1, fourth.7, fourth.9, fourth.11), (0.1 / 4.0, 0.8, 0.4, 304.0));
+    let checkpoints: Vec<_> = end.checkpoints.iter().map(|c| (c.0.as_str(), c.1, c.2.as_str(), c.3)).collect();
+    assert_eq!(
+        checkpoints,
+        [
+            ("best", 2, "checkpoints/best.safetensors", 1002),
+            ("last", 4, "checkpoints/last.safetensors", 1004),
+            ("periodic", 2, "checkpoints/epoch-0002.safetensors", 1002),
+            ("periodic", 4, "checkpoints/epoch-0004.safetensors", 1004),
+        ]
+    );
+    assert_eq!(end.checkpoints[1].5, "1970-01-01T00:16:44.500Z", "created_at is the event's time");
+    assert_eq!(end.samples, [(2, "samples/epoch-0002.png".into()), (4, "samples/epoch-0004.png".into())]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn ingest_is_idempotent_and_a_replay_gives_the_same_rows(db: SqlitePool) {
+    let run_id = insert_run(&db).await;
+    let dir = run_dir();
+    // Live ingest in two bursts, as a follower would see the file grow.
+    let first: String = full_run()[..7].concat();
+    let second_offset = i64::try_from(first.len()).unwrap();
+    std::fs::write(&dir.events, &first).unwrap();
+    ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap();
+    std::fs::write(&dir.events, full_run().concat()).unwrap();
+    ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap();
+    let live = dump(&db, run_id).await;
+
+    assert_eq!(ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap(), 0, "nothing new");
+    assert_eq!(dump(&db, run_id).await, live);
+
+    set_offset(&db, run_id, second_offset).await;
+    assert_eq!(ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap(), 9, "the second burst again");
+    assert_eq!(dump(&db, run_id).await, live);
+
+    set_offset(&db, run_id, 0).await;
+    assert_eq!(ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap(), 16, "the whole file again");
+    assert_eq!(dump(&db, run_id).await, live);
+
+    for table in ["epochs", "checkpoints", "samples"] {
+        let sql = format!("DELETE FROM {table} WHERE run_id = ?");
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run_id).execute(&db).await.unwrap();
+    }
+    sqlx::query("UPDATE runs SET epochs_done = 0, best_robust_acc = NULL, best_epoch = NULL, final_clean_acc = NULL, final_robust_acc = NULL, device = NULL WHERE id = ?")
+        .bind(run_id)
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(ingest::reingest(&db, run_id, &dir.events).await.unwrap(), 16);
+    assert_eq!(dump(&db, run_id).await, live);
+
+    assert_eq!(ingest::reingest(&db, run_id, &dir.events).await.unwrap(), 16, "reingest clears the rows itself");
+    assert_eq!(dump(&db, run_id).await, live);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_partial_last_line_waits_until_it_is_complete(db: SqlitePool) {
+    let run_id = insert_run(&db).await;
+    let dir = run_dir();
+    let complete = [started("cpu"), epoch(1, 0.6, 0.3)].concat();
+    let third = epoch(2, 0.7, 0.4);
+    let (head, tail) = third.split_at(40);
+    append(&dir.events, &(complete.clone() + head));
+
+    assert_eq!(ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap(), 2);
+    let stored = dump(&db, run_id).await;
+    assert_eq!(stored.run.6, i64::try_from(complete.len()).unwrap(), "the offset stops at the last newline");
+    assert_eq!(stored.epochs.len(), 1);
+    assert_eq!(ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap(), 0, "still incomplete");
+
+    append(&dir.events, tail);
+    assert_eq!(ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap(), 1);
+    let stored = dump(&db, run_id).await;
+    assert_eq!(stored.run.6, file_len(&dir.events));
+    assert_eq!(stored.epochs.len(), 2);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn malformed_lines_are_skipped_and_later_lines_applied(db: SqlitePool) {
+    let run_id = insert_run(&db).await;
+    let dir = run_dir();
+    let text = [
+        epoch(1, 0.6, 0.3),
+        "{\"time\": 1, \"type\": \"epo\n".into(),
+        "\n".into(),
+        "{\"time\": 1, \"type\": \"no_such_event\"}\n".into(),
+        epoch(2, 0.7, 0.4),
+    ]
+    .concat();
+    append(&dir.events, &text);
+
+    assert_eq!(ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap(), 2);
+    let stored = dump(&db, run_id).await;
+    assert_eq!(stored.epochs.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(stored.run.6, file_len(&dir.events), "the offset moves past the bad lines");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_missing_file_is_empty_and_a_missing_run_is_an_error(db: SqlitePool) {
+    let run_id = insert_run(&db).await;
+    let dir = run_dir();
+    assert_eq!(ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap(), 0);
+
+    append(&dir.events, &epoch(1, 0.6, 0.3));
+    let missing = ingest::ingest_file(&db, run_id + 1, &dir.events, None).await;
+    assert!(matches!(missing, Err(IngestError::UnknownRun(id)) if id == run_id + 1), "{missing:?}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_truncated_file_is_an_error(db: SqlitePool) {
+    let run_id = insert_run(&db).await;
+    let dir = run_dir();
+    append(&dir.events, &full_run().concat());
+    ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap();
+
+    std::fs::write(&dir.events, started("cpu")).unwrap();
+    let result = ingest::ingest_file(&db, run_id, &dir.events, None).await;
+    assert!(matches!(result, Err(IngestError::Truncated { .. })), "{result:?}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn follow_ingests_as_the_file_grows_until_the_run_finishes(db: SqlitePool) {
+    let run_id = insert_run(&db).await;
+    let dir = run_dir();
+    let (tx, mut rx) = tokio::sync::broadcast::channel(64);
+    let lines = full_run();
+    let writer = {
+        let (path, lines) = (dir.events.clone(), lines.clone());
+        tokio::spawn(async move {
+            // The file does not exist until the trainer starts.
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            for line in lines {
+                append(&path, &line);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+
+    let end = ingest::follow(db.clone(), run_id, dir.events.clone(), Some(tx), Duration::from_millis(10), std::future::pending()).await;
+    assert_eq!(end.unwrap(), FollowEnd::Terminal(TerminalKind::Finished));
+    writer.await.unwrap();
+    assert_eq!(count(&db, "epochs", run_id).await, 4);
+
+    for expected in &lines {
+        let event = rx.try_recv().expect("one broadcast per line");
+        assert_eq!(event.run_id, run_id);
+        assert_eq!(event.line, serde_json::from_str::<EventLine>(expected).unwrap());
+    }
+    assert!(rx.try_recv().is_err(), "nothing else was sent");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn follow_reports_how_a_failed_run_ended(db: SqlitePool) {
+    let run_id = insert_run(&db).await;
+    let dir = run_dir();
+    let failed = line(1002.0, Event::Failed { reason: "CUDA out of memory".into() });
+    append(&dir.events, &[started("cuda:0"), epoch(1, 0.6, 0.3), failed].concat());
+
+    let end = ingest::follow(db.clone(), run_id, dir.events.clone(), None, Duration::from_millis(10), std::future::pending()).await;
+    assert_eq!(end.unwrap(), FollowEnd::Terminal(TerminalKind::Failed("CUDA out of memory".into())));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn follow_returns_when_stopped_before_the_run_ends(db: SqlitePool) {
+    let run_id = insert_run(&db).await;
+    let dir = run_dir();
+    append(&dir.events, &[started("cpu"), epoch(1, 0.6, 0.3)].concat());
+    let stop = {
+        let path = dir.events.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            // Written after the last poll: follow still reads it before returning.
+            append(&path, &epoch(2, 0.7, 0.4));
+        }
+    };
+
+    let end = ingest::follow(db.clone(), run_id, dir.events.clone(), None, Duration::from_secs(60), stop).await;
+    assert_eq!(end.unwrap(), FollowEnd::Stopped);
+    assert_eq!(count(&db, "epochs", run_id).await, 2);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn twenty_thousand_epochs_ingest_in_one_go(db: SqlitePool) {
+    let run_id = insert_run(&db).await;
+    let dir = run_dir();
+    let n = 20_000;
+    let text: String = (1..=n).map(|e| epoch(e, 0.5, f64::from(e % 1000) / 1000.0)).collect();
+    append(&dir.events, &text);
+
+    assert_eq!(ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap(), 20_000);
+    assert_eq!(count(&db, "epochs", run_id).await, 20_000);
+    let stored = dump(&db, run_id).await;
+    assert_eq!(stored.run, (20_000, Some(0.999), Some(999), Some(0.5), Some(0.0), None, file_len(&dir.events)));
+    assert_eq!(stored.epochs[19_999].0, 20_000);
+}
