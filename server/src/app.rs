@@ -4,7 +4,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
-use crate::api::{events, files, health, metrics, runs, sweeps};
+use crate::api::{archive, events, files, health, metrics, runs, sweeps};
 use crate::state::AppState;
 use crate::{auth, pages, static_files};
 
@@ -25,6 +25,7 @@ pub fn app(state: AppState) -> Router {
         .route("/runs/{id}/metrics.csv", get(metrics::csv))
         .route("/runs/{id}/checkpoints", get(files::list))
         .route("/runs/{id}/log", get(files::log))
+        .route("/runs/{id}/archive", get(archive::download))
         .route("/runs/{id}/events", get(events::run))
         .route("/checkpoints/{id}/download", get(files::download))
         .route("/events", get(events::all));

@@ -118,6 +118,47 @@ async fn a_two_run_sweep_trains_and_its_results_match_the_event_files(db: Sqlite
         assert_eq!(csv.lines().count(), 3, "a header and two epochs: {csv}");
     }
 
+    // The artifacts as one archive.
+    let id = runs[0]["id"].as_i64().unwrap();
+    let (status, tar_bytes) = call(&state, "GET", &format!("/api/v1/runs/{id}/archive"), "", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut names: Vec<String> = tar::Archive::new(&tar_bytes[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    names.sort();
+    for expected in ["events.jsonl", "checkpoints/best.safetensors", "checkpoints/last.safetensors", "stderr.log", "config.json"] {
+        assert!(names.contains(&format!("run-{id}/{expected}")), "{expected} in {names:?}");
+    }
+
+    // The CLI against the same server on a real socket.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = tokio::spawn(advmix_server::serve(listener, state.clone(), async {
+        let _ = http_stopped.await;
+    }));
+    let cli = |args: Vec<String>, dir: std::path::PathBuf| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_advmix")).args(&args).arg("--url").arg(&url).current_dir(dir).output().unwrap()
+        })
+    };
+    let out = cli(vec!["runs".into(), "--sweep".into(), sweep["id"].to_string()], data.path().to_owned()).await.unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(table.matches("succeeded").count(), 2, "{table}");
+    let out = cli(vec!["download".into(), id.to_string(), "--kind".into(), "last".into()], data.path().to_owned()).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let downloaded = std::fs::read(data.path().join(format!("run-{id}-last.safetensors"))).unwrap();
+    let on_disk = std::fs::read(data.path().join("runs").join(id.to_string()).join("checkpoints/last.safetensors")).unwrap();
+    assert_eq!(downloaded, on_disk);
+    let out = cli(vec!["download".into(), id.to_string(), "--kind".into(), "epoch".into()], data.path().to_owned()).await.unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--epoch N"));
+    stop_http.send(()).unwrap();
+    http.await.unwrap().unwrap();
+
     stop.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(10), scheduling).await.unwrap().unwrap();
 }

@@ -1,5 +1,6 @@
 //! JSON endpoints under `/api/v1`, documented in `docs/api.md`.
 
+pub mod archive;
 pub mod events;
 pub mod files;
 pub mod health;

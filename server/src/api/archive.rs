@@ -1,0 +1,68 @@
+//! A run's artifacts as one tar archive: config, events, log, checkpoints
+//! and sample grids. Written to a file first so the download gets a length
+//! and `Range` support like any checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use sqlx::SqlitePool;
+
+use super::{files, runs};
+use crate::error::AppError;
+use crate::scheduler::Scheduler;
+
+/// The in-progress resume file duplicates `last` plus optimizer state; it
+/// is for the trainer, not for people.
+const SKIP: &[&str] = &["resume.safetensors"];
+
+fn build(run_dir: &Path, out: &Path, top: &str) -> std::io::Result<()> {
+    // Its own temporary name, so two downloads of one run never share a file.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let tmp = out.with_extension(format!("tar.{}.tmp", NEXT.fetch_add(1, Ordering::Relaxed)));
+    let mut archive = tar::Builder::new(std::fs::File::create(&tmp)?);
+    archive.follow_symlinks(false);
+    let mut stack = vec![run_dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            let kind = entry.file_type()?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() && !SKIP.contains(&name.as_str()) && !name.ends_with(".tmp") {
+                let relative = path.strip_prefix(run_dir).expect("below the run directory");
+                archive.append_path_with_name(&path, Path::new(top).join(relative))?;
+            }
+        }
+    }
+    archive.into_inner()?.sync_all()?;
+    std::fs::rename(tmp, out)
+}
+
+pub async fn download(
+    State(db): State<SqlitePool>,
+    State(scheduler): State<Arc<Scheduler>>,
+    UrlPath(id): UrlPath<i64>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    runs::fetch(&db, id).await?;
+    let run_dir = scheduler.run_dir(id);
+    if !run_dir.is_dir() {
+        return Err(AppError::NotFound);
+    }
+    let archives: PathBuf = scheduler.data_dir.join("archives");
+    std::fs::create_dir_all(&archives)?;
+    let out = archives.join(format!("run-{id}.tar"));
+    let top = format!("run-{id}");
+    let target = out.clone();
+    tokio::task::spawn_blocking(move || build(&run_dir, &target, &top))
+        .await
+        .map_err(|e| AppError::Io(std::io::Error::other(e)))??;
+    files::serve_file(out, &format!("run-{id}.tar"), "application/x-tar", None, &headers).await
+}
