@@ -83,7 +83,7 @@ fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
     (start <= end && end < len).then_some((start, end))
 }
 
-async fn serve_file(
+pub(crate) async fn serve_file(
     path: PathBuf,
     name: &str,
     mime: &'static str,
