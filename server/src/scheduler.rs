@@ -141,6 +141,10 @@ impl Scheduler {
         while self.accepting.load(Ordering::SeqCst) && !self.shutting_down() {
             let Some(index) = self.busy.lock().await.iter().position(Option::is_none) else { return Ok(()) };
             let Some(run) = store::next_queued(&self.db).await? else { return Ok(()) };
+            let slot = &self.slots[index];
+            if !store::claim(&self.db, run.id, &slot.name, &slot.device).await? {
+                continue;
+            }
             self.busy.lock().await[index] = Some(run.id);
             if let Err(e) = self.start(index, &run).await {
                 tracing::error!(run = run.id, error = %e, "cannot start run");
@@ -166,7 +170,7 @@ impl Scheduler {
             resume: run.resume,
         };
         let started = self.executor.start(&launch)?;
-        store::mark_running(&self.db, run.id, &slot.name, &slot.device, started.pid).await?;
+        store::set_pid(&self.db, run.id, started.pid).await?;
         tracing::info!(run = run.id, slot = %slot.name, pid = started.pid, resume = run.resume, "run started");
         self.spawn(supervisor::supervise(self.clone(), run.id, Some(index), started.pid, Some(started.exit))).await;
         Ok(())

@@ -47,19 +47,24 @@ pub async fn next_queued(db: &SqlitePool) -> sqlx::Result<Option<QueuedRun>> {
         .await
 }
 
-pub async fn mark_running(db: &SqlitePool, id: i64, slot: &str, device: &str, pid: u32) -> sqlx::Result<()> {
-    sqlx::query(AssertSqlSafe(format!(
-        "UPDATE runs SET status = 'running', slot = ?, device = ?, pid = ?, attempt = attempt + 1,
+/// Moves a run from `queued` to `running` in `slot`. False when it is no
+/// longer queued (stopped or deleted meanwhile): then it must not start.
+pub async fn claim(db: &SqlitePool, id: i64, slot: &str, device: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE runs SET status = 'running', slot = ?, device = ?, pid = NULL, attempt = attempt + 1,
                 started_at = {NOW}, finished_at = NULL, exit_code = NULL, error = NULL, resume = 0
-         WHERE id = ?"
+         WHERE id = ? AND status = 'queued'"
     )))
     .bind(slot)
     .bind(device)
-    .bind(i64::from(pid))
     .bind(id)
     .execute(db)
-    .await
-    .map(drop)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn set_pid(db: &SqlitePool, id: i64, pid: u32) -> sqlx::Result<()> {
+    sqlx::query("UPDATE runs SET pid = ? WHERE id = ?").bind(i64::from(pid)).bind(id).execute(db).await.map(drop)
 }
 
 pub async fn mark_ended(
