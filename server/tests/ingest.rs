@@ -260,7 +260,11 @@ async fn ingest_is_idempotent_and_a_replay_gives_the_same_rows(db: SqlitePool) {
         let sql = format!("DELETE FROM {table} WHERE run_id = ?");
         sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run_id).execute(&db).await.unwrap();
     }
-    sqlx::query("UPDATE runs SET epochs_done = 0, best_robust_acc = NULL, best_epoch = NULL, final_clean_acc = NULL, final_robust_acc = NULL, device = NULL WHERE id = ?")
+    sqlx::query(
+        "UPDATE runs SET epochs_done = 0, best_robust_acc = NULL, best_epoch = NULL,
+             final_clean_acc = NULL, final_robust_acc = NULL, device = NULL
+         WHERE id = ?",
+    )
         .bind(run_id)
         .execute(&db)
         .await
@@ -270,6 +274,20 @@ async fn ingest_is_idempotent_and_a_replay_gives_the_same_rows(db: SqlitePool) {
 
     assert_eq!(ingest::reingest(&db, run_id, &dir.events).await.unwrap(), 16, "reingest clears the rows itself");
     assert_eq!(dump(&db, run_id).await, live);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn concurrent_ingests_of_one_run_apply_each_line_once(db: SqlitePool) {
+    let run_id = insert_run(&db).await;
+    let dir = run_dir();
+    append(&dir.events, &full_run().concat());
+
+    let (a, b) = tokio::join!(
+        ingest::ingest_file(&db, run_id, &dir.events, None),
+        ingest::ingest_file(&db, run_id, &dir.events, None),
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 16);
+    assert_eq!(dump(&db, run_id).await.run.6, file_len(&dir.events));
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -112,19 +112,24 @@ pub async fn follow(
 pub async fn reingest(db: &SqlitePool, run_id: i64, events_path: &Path) -> Result<usize, IngestError> {
     let bytes = lines::read_from(events_path, 0).await?;
     let chunk = lines::parse_complete(run_id, 0, &bytes);
-    let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
-    if !rows::forget(&mut tx, run_id).await? {
+    let mut transaction = db.begin_with("BEGIN IMMEDIATE").await?;
+    if !rows::forget(&mut transaction, run_id).await? {
         return Err(IngestError::UnknownRun(run_id));
     }
-    rows::apply(&mut tx, run_id, &chunk.events).await?;
-    rows::set_offset(&mut tx, run_id, chunk.consumed).await?;
-    tx.commit().await?;
+    rows::apply(&mut transaction, run_id, &chunk.events).await?;
+    rows::set_offset(&mut transaction, run_id, chunk.consumed).await?;
+    transaction.commit().await?;
     Ok(chunk.events.len())
 }
 
 /// One poll of [`follow`]: ingests and broadcasts, and returns how the run
 /// ended if the last event applied says so.
-async fn ingest_step(db: &SqlitePool, run_id: i64, path: &Path, tx: Option<&Broadcast>) -> Result<Option<TerminalKind>, IngestError> {
+async fn ingest_step(
+    db: &SqlitePool,
+    run_id: i64,
+    path: &Path,
+    tx: Option<&Broadcast>,
+) -> Result<Option<TerminalKind>, IngestError> {
     let events = ingest_new_lines(db, run_id, path).await?;
     let end = events.last().and_then(|line| terminal_kind(&line.event));
     broadcast(tx, run_id, events);
@@ -145,13 +150,13 @@ async fn ingest_new_lines(db: &SqlitePool, run_id: i64, path: &Path) -> Result<V
         }
         // IMMEDIATE takes the write lock up front: a deferred transaction
         // that reads first can fail to upgrade when another writer commits.
-        let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
-        if stored_offset(&mut tx, run_id).await? != offset {
-            continue; // dropping `tx` rolls it back
+        let mut transaction = db.begin_with("BEGIN IMMEDIATE").await?;
+        if stored_offset(&mut transaction, run_id).await? != offset {
+            continue; // dropping `transaction` rolls it back
         }
-        rows::apply(&mut tx, run_id, &chunk.events).await?;
-        rows::set_offset(&mut tx, run_id, offset + chunk.consumed).await?;
-        tx.commit().await?;
+        rows::apply(&mut transaction, run_id, &chunk.events).await?;
+        rows::set_offset(&mut transaction, run_id, offset + chunk.consumed).await?;
+        transaction.commit().await?;
         return Ok(chunk.events);
     }
 }

@@ -33,8 +33,12 @@ pub(super) async fn set_offset(conn: &mut SqliteConnection, run_id: i64, offset:
 /// false when the run does not exist. `device` is kept: the supervisor sets
 /// it too, and a replayed `started` rewrites it anyway.
 pub(super) async fn forget(conn: &mut SqliteConnection, run_id: i64) -> sqlx::Result<bool> {
-    for table in ["DELETE FROM epochs WHERE run_id = ?", "DELETE FROM checkpoints WHERE run_id = ?", "DELETE FROM samples WHERE run_id = ?"] {
-        sqlx::query(table).bind(run_id).execute(&mut *conn).await?;
+    for delete in [
+        "DELETE FROM epochs WHERE run_id = ?",
+        "DELETE FROM checkpoints WHERE run_id = ?",
+        "DELETE FROM samples WHERE run_id = ?",
+    ] {
+        sqlx::query(delete).bind(run_id).execute(&mut *conn).await?;
     }
     let reset = sqlx::query(
         "UPDATE runs SET events_offset = 0, epochs_done = 0, best_robust_acc = NULL, best_epoch = NULL,
@@ -210,7 +214,10 @@ async fn upsert_checkpoint(conn: &mut SqliteConnection, run_id: i64, time: f64, 
 }
 
 async fn upsert_samples(conn: &mut SqliteConnection, run_id: i64, s: &Samples) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO samples (run_id, epoch, path) VALUES (?, ?, ?) ON CONFLICT (run_id, epoch) DO UPDATE SET path = excluded.path")
+    sqlx::query(
+        "INSERT INTO samples (run_id, epoch, path) VALUES (?, ?, ?)
+         ON CONFLICT (run_id, epoch) DO UPDATE SET path = excluded.path",
+    )
         .bind(run_id)
         .bind(s.epoch)
         .bind(&s.path)
@@ -221,7 +228,12 @@ async fn upsert_samples(conn: &mut SqliteConnection, run_id: i64, s: &Samples) -
 
 /// Progress takes the best epoch from the table rather than from the batch,
 /// so that it covers earlier batches too (ties go to the earliest epoch).
-async fn update_summary(conn: &mut SqliteConnection, run_id: i64, max_epoch: Option<u32>, summary: &Summary<'_>) -> sqlx::Result<()> {
+async fn update_summary(
+    conn: &mut SqliteConnection,
+    run_id: i64,
+    max_epoch: Option<u32>,
+    summary: &Summary<'_>,
+) -> sqlx::Result<()> {
     let epochs_done = max_epoch.unwrap_or(0);
     let query = match summary {
         Summary::Progress { latest } => sqlx::query(
