@@ -102,9 +102,12 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only same-site paths: `next` must not send the user elsewhere.
+/// Only same-site paths: `next` must not send the user elsewhere. Browsers
+/// drop tabs and newlines inside URLs (`/<TAB>/evil` is `//evil`), so no
+/// control characters either.
 fn safe_next(next: Option<String>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).unwrap_or_else(|| "/".into())
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains(char::is_control))
+        .unwrap_or_else(|| "/".into())
 }
 
 pub async fn login_form(axum::extract::Query(q): axum::extract::Query<NextQuery>) -> Response {

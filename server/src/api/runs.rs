@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use advmix_protocol::RunConfig;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite, SqlitePool};
 
-use super::ApiJson;
+use super::{ApiJson, ApiQuery};
 use crate::error::AppError;
 use crate::executor;
 use crate::scheduler::Scheduler;
@@ -108,7 +108,7 @@ fn push_filters(qb: &mut QueryBuilder<Sqlite>, q: &ListQuery) {
     }
 }
 
-pub async fn list(State(db): State<SqlitePool>, Query(q): Query<ListQuery>) -> Result<Json<Value>, AppError> {
+pub async fn list(State(db): State<SqlitePool>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>, AppError> {
     if let Some(status) = q.status.as_deref().filter(|s| !STATUSES.contains(s)) {
         return Err(AppError::field("status", format!("unknown status `{status}`; use one of {}", STATUSES.join(", "))));
     }
@@ -173,7 +173,10 @@ pub struct CreateRun {
 /// Parses a partial config (defaults fill the rest) and validates it.
 pub fn parse_config(config: Value) -> Result<RunConfig, AppError> {
     let config = if config.is_null() { json!({}) } else { config };
-    let config: RunConfig = serde_json::from_value(config).map_err(|e| AppError::field("config", e.to_string()))?;
+    let config: RunConfig = serde_json::from_value(config.clone()).map_err(|e| {
+        let field = locate_error(&config).map_or_else(|| "config".to_owned(), |path| format!("config.{path}"));
+        AppError::field(&field, e.to_string())
+    })?;
     config.validate().map_err(|errors| {
         AppError::Invalid(
             errors
@@ -183,6 +186,21 @@ pub fn parse_config(config: Value) -> Result<RunConfig, AppError> {
         )
     })?;
     Ok(config)
+}
+
+/// serde's errors from a `Value` carry no path (`invalid type: string "ten",
+/// expected u32`), so find the first field that fails on its own: a top-level
+/// key, or a key inside a section such as `aom`. Every field has a default,
+/// so a config of one field parses unless that field is wrong.
+fn locate_error(config: &Value) -> Option<String> {
+    let fails = |one: Value| serde_json::from_value::<RunConfig>(one).is_err();
+    let Value::Object(fields) = config else { return None };
+    let (key, value) = fields.iter().find(|(key, value)| fails(json!({ key.as_str(): value })))?;
+    let inner = value.as_object().and_then(|inner| inner.iter().find(|(k, v)| fails(json!({ key.as_str(): { k.as_str(): v } }))));
+    Some(match inner {
+        Some((sub, _)) => format!("{key}.{sub}"),
+        None => key.clone(),
+    })
 }
 
 fn check_name(name: &str) -> Result<(), AppError> {

@@ -2,15 +2,15 @@
 //! unless every generated config is valid and the count is within the limit.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, SqlitePool};
 
 use advmix_protocol::FieldError;
-use advmix_protocol::sweep::{SweepError, SweepSpec};
+use advmix_protocol::sweep::{SweepError, SweepMethod, SweepSpec};
 
+use super::ApiBytes;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store;
@@ -37,20 +37,28 @@ fn parse_spec(headers: &HeaderMap, body: &[u8]) -> Result<SweepSpec, AppError> {
 }
 
 /// How many runs a spec makes and what varies, without creating anything.
-pub async fn preview(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, AppError> {
+pub async fn preview(State(state): State<AppState>, headers: HeaderMap, ApiBytes(body): ApiBytes) -> Result<Json<Value>, AppError> {
     let spec = parse_spec(&headers, &body)?;
-    let runs = spec.run_count()?;
-    if runs > state.max_sweep_runs {
-        return Err(over_limit(runs, state.max_sweep_runs));
-    }
+    let runs = check_limit(&spec, state.max_sweep_runs)?;
     // Expanding validates every config, so a preview that says OK means submit will work.
     spec.expand(state.max_sweep_runs)?;
     Ok(Json(json!({ "runs": runs, "varying": spec.varying(), "limit": state.max_sweep_runs })))
 }
 
-fn over_limit(runs: usize, limit: usize) -> AppError {
+/// The run count, refused above the limit: at `count` for a random sweep (as
+/// expansion reports it), else at `parameters`.
+fn check_limit(spec: &SweepSpec, limit: usize) -> Result<usize, AppError> {
+    let runs = spec.run_count()?;
+    if runs > limit {
+        return Err(over_limit(spec, runs, limit));
+    }
+    Ok(runs)
+}
+
+fn over_limit(spec: &SweepSpec, runs: usize, limit: usize) -> AppError {
+    let field = if spec.method == SweepMethod::Random { "count" } else { "parameters" };
     AppError::Invalid(vec![FieldError {
-        field: "parameters".into(),
+        field: field.into(),
         message: format!(
             "this sweep makes {runs} runs, above the limit of {limit}: vary fewer parameters or values, \
              use method: random with a smaller count, or raise the server's --max-sweep-runs"
@@ -61,9 +69,10 @@ fn over_limit(runs: usize, limit: usize) -> AppError {
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let spec = parse_spec(&headers, &body)?;
+    check_limit(&spec, state.max_sweep_runs)?;
     let runs = spec.expand(state.max_sweep_runs)?;
     let name = spec.name.clone().unwrap_or_else(|| format!("sweep of {} runs", runs.len()));
     let mut tx = state.db.begin().await?;
