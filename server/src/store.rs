@@ -63,6 +63,18 @@ pub async fn claim(db: &SqlitePool, id: i64, slot: &str, device: &str) -> sqlx::
     Ok(done.rows_affected() == 1)
 }
 
+/// Takes a run out of the queue; false if it is no longer queued.
+pub async fn stop_queued(db: &SqlitePool, id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE runs SET status = 'stopped', error = 'stopped before it started', finished_at = {NOW}
+         WHERE id = ? AND status = 'queued'"
+    )))
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub async fn set_pid(db: &SqlitePool, id: i64, pid: u32) -> sqlx::Result<()> {
     sqlx::query("UPDATE runs SET pid = ? WHERE id = ?").bind(i64::from(pid)).bind(id).execute(db).await.map(drop)
 }

@@ -234,7 +234,11 @@ pub async fn stop(
     let run = fetch(&db, id).await?;
     match run.status.as_str() {
         "queued" => {
-            store::mark_ended(&db, id, "stopped", None, Some("stopped before it started")).await?;
+            // Only if still queued: the scheduler may have claimed it meanwhile.
+            let dequeued = store::stop_queued(&db, id).await?;
+            if !dequeued {
+                return Err(AppError::Conflict(format!("run {id} just started; stop it again to stop the trainer")));
+            }
             Ok(Json(json!({ "status": "stopped" })))
         }
         "running" => {
