@@ -118,6 +118,9 @@ async fn a_two_run_sweep_trains_and_its_results_match_the_event_files(db: Sqlite
         assert_eq!(csv.lines().count(), 3, "a header and two epochs: {csv}");
     }
 
+    let detail = json(&state, &format!("/api/v1/sweeps/{}", sweep["id"])).await;
+    assert_eq!((detail["status"].as_str(), detail["succeeded"].as_i64()), (Some("done"), Some(2)));
+
     // The artifacts as one archive.
     let id = runs[0]["id"].as_i64().unwrap();
     let (status, tar_bytes) = call(&state, "GET", &format!("/api/v1/runs/{id}/archive"), "", "").await;

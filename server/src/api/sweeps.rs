@@ -103,7 +103,13 @@ pub struct SweepRow {
     best_robust_acc: Option<f64>,
 }
 
-const SWEEP_SELECT: &str = "SELECT s.id, s.name, s.status, s.created_at,
+/// A sweep's status follows its runs ('active' while any is queued or
+/// running, then 'done'), except a stored 'cancelled'.
+const SWEEP_SELECT: &str = "SELECT s.id, s.name,
+    CASE WHEN s.status = 'cancelled' THEN 'cancelled'
+         WHEN count(r.id) FILTER (WHERE r.status IN ('queued', 'running')) > 0 THEN 'active'
+         ELSE 'done' END AS status,
+    s.created_at,
     count(r.id) AS runs,
     count(r.id) FILTER (WHERE r.status = 'queued') AS queued,
     count(r.id) FILTER (WHERE r.status = 'running') AS running,
