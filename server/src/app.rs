@@ -37,6 +37,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api)
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), auth::require))
+        .layer(middleware::from_fn(auth::same_origin))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

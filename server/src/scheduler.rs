@@ -172,7 +172,8 @@ impl Scheduler {
         let started = self.executor.start(&launch)?;
         store::set_pid(&self.db, run.id, started.pid).await?;
         tracing::info!(run = run.id, slot = %slot.name, pid = started.pid, resume = run.resume, "run started");
-        self.spawn(supervisor::supervise(self.clone(), run.id, Some(index), started.pid, Some(started.exit))).await;
+        let watch = supervisor::supervise(self.clone(), run.id, Some(index), started.pid, Some(started.exit), started.activity);
+        self.spawn(watch).await;
         Ok(())
     }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use advmix_protocol::{Event, EventLine};
+use tokio::sync::Notify;
 
 use crate::executor::{self, Exit, ExitFuture};
 use crate::ingest;
@@ -19,7 +20,14 @@ const STDERR_TAIL_LINES: usize = 20;
 /// Follows one run until it ends (or the server stops), then frees its slot.
 /// `exit` is None for a trainer adopted after a restart: it is not our child,
 /// so only its pid and its events tell when it is done.
-pub async fn supervise(s: Arc<Scheduler>, run_id: i64, slot: Option<usize>, pid: u32, mut exit: Option<ExitFuture>) {
+pub async fn supervise(
+    s: Arc<Scheduler>,
+    run_id: i64,
+    slot: Option<usize>,
+    pid: u32,
+    mut exit: Option<ExitFuture>,
+    activity: Arc<Notify>,
+) {
     let events = s.run_dir(run_id).join("events.jsonl");
     let mut tick = tokio::time::interval(s.poll);
     let mut shutdown = s.shutdown.clone();
@@ -28,6 +36,7 @@ pub async fn supervise(s: Arc<Scheduler>, run_id: i64, slot: Option<usize>, pid:
             result = async { exit.as_mut().expect("guarded by the if").await }, if exit.is_some() => {
                 break Some(result);
             }
+            () = activity.notified() => ingest_now(&s, run_id, &events).await,
             _ = tick.tick() => {
                 ingest_now(&s, run_id, &events).await;
                 if exit.is_none() && !executor::is_trainer_alive(pid) {
@@ -148,7 +157,7 @@ pub async fn recover(s: &Arc<Scheduler>) -> sqlx::Result<()> {
             Some(pid) => {
                 let slot = s.occupy(run.id, run.slot.as_deref()).await;
                 tracing::info!(run = run.id, pid, "following a trainer that outlived the last server");
-                s.spawn(supervise(s.clone(), run.id, slot, pid, None)).await;
+                s.spawn(supervise(s.clone(), run.id, slot, pid, None, Arc::new(Notify::new()))).await;
             }
             None => {
                 let events = s.run_dir(run.id).join("events.jsonl");

@@ -1179,3 +1179,33 @@ async fn without_a_token_everything_is_open(db: SqlitePool) {
     assert_eq!(resp.header(header::LOCATION), "/runs");
     assert!(resp.headers.get(header::SET_COOKIE).is_none());
 }
+
+/// A web page on another site must not be able to act on a local server:
+/// browsers label its requests, and state-changing ones are refused.
+#[sqlx::test(migrations = "../migrations")]
+async fn cross_site_posts_are_refused_and_same_site_ones_pass(db: SqlitePool) {
+    let env = env(db);
+    let id = env.create_run("target", small()).await;
+    let from = |origin: &str| {
+        request(Method::POST, &format!("/api/v1/runs/{id}/stop"))
+            .header(header::ORIGIN, origin)
+            .header(header::HOST, "127.0.0.1:8080")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let refused = env.send(from("https://evil.example")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
+    assert_eq!(env.list("").await["runs"][0]["status"], "queued", "nothing happened");
+    let fetch_metadata = request(Method::POST, "/api/v1/sweeps")
+        .header("sec-fetch-site", "cross-site")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from("method: grid\nparameters: {epochs: {value: 1}}"))
+        .unwrap();
+    assert_eq!(env.send(fetch_metadata).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(count(env.db(), "sweeps").await, 0);
+
+    let allowed = env.send(from("http://127.0.0.1:8080")).await;
+    allowed.expect(StatusCode::OK);
+    // Reading stays open to any origin's navigation, as links need.
+    env.get_with("/api/v1/runs", header::ORIGIN, "https://elsewhere.example").await.expect(StatusCode::OK);
+}

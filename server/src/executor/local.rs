@@ -4,8 +4,11 @@ use std::fs::OpenOptions;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
+use tokio::sync::Notify;
 
 use super::{Executor, Exit, Launch, Started};
 
@@ -30,9 +33,10 @@ impl Executor for LocalExecutor {
             .arg(&launch.datasets)
             .arg("--device")
             .arg(&launch.device)
-            // The events file is the record; stdout would only tie the
-            // trainer's life to this server's pipe.
-            .stdout(Stdio::null())
+            // stdout carries the same events as events.jsonl; it is read only
+            // to learn that the file grew. The trainer ignores a closed
+            // stdout, so it outlives this server's end of the pipe.
+            .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
             .stdin(Stdio::null())
             // Its own process group: Ctrl-C on the server's terminal must not
@@ -44,6 +48,21 @@ impl Executor for LocalExecutor {
         }
         let mut child = command.spawn()?;
         let pid = child.id().unwrap_or(0);
+        let activity = Arc::new(Notify::new());
+        if let Some(stdout) = child.stdout.take() {
+            let activity = activity.clone();
+            let run_id = launch.run_id;
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stdout).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if serde_json::from_str::<advmix_protocol::EventLine>(&line).is_ok() {
+                        activity.notify_one();
+                    } else {
+                        tracing::debug!(run = run_id, %line, "trainer stdout line is not an event");
+                    }
+                }
+            });
+        }
         let exit = Box::pin(async move {
             let status = child.wait().await?;
             Ok(match (status.code(), status.signal()) {
@@ -52,6 +71,6 @@ impl Executor for LocalExecutor {
                 (None, None) => Exit::Code(-1),
             })
         });
-        Ok(Started { pid, exit })
+        Ok(Started { pid, exit, activity })
     }
 }

@@ -8,6 +8,9 @@ pub mod local;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
 
 /// What to run: the trainer, its run directory and its device.
 #[derive(Clone, Debug)]
@@ -44,6 +47,11 @@ pub type ExitFuture = Pin<Box<dyn Future<Output = std::io::Result<Exit>> + Send>
 pub struct Started {
     pub pid: u32,
     pub exit: ExitFuture,
+    /// Signalled whenever the process reports an event on its own channel
+    /// (a local child's stdout), so the supervisor ingests the file at once
+    /// instead of at its next poll. Executors without such a channel leave
+    /// it unsignalled; polling still finds everything.
+    pub activity: Arc<Notify>,
 }
 
 pub trait Executor: Send + Sync {
