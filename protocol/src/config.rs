@@ -188,7 +188,7 @@ pub struct RunConfig {
     pub seed: u64,
     /// Keep a `periodic` checkpoint every N epochs; 0 keeps none.
     pub checkpoint_every: u32,
-    /// Write a sample image grid every N epochs; 0 writes none.
+    /// Write a sample image grid every N epochs and after the last; 0 writes none.
     pub samples_every: u32,
     /// bf16 autocast; only honoured on CUDA.
     pub bf16: bool,

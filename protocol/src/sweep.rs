@@ -1001,7 +1001,7 @@ parameters:
         assert_eq!(runs[3].config.aom.labels, AomLabels::Geometric);
         assert!(runs.iter().all(|r| r.config.epsilon == 0.0313));
         // A fixed value is applied but is not one of the run's varying params.
-        assert_eq!(runs[3].params.keys().collect::<Vec<_>>(), ["aom.labels", "method"]);
+        assert_eq!(runs[3].params.keys().collect::<Vec<_>>(), ["method", "aom.labels"], "spec order");
         assert_eq!(runs[3].params["method"], "aom");
     }
 

@@ -40,10 +40,13 @@ impl Auth {
 
     fn accepts(&self, headers: &HeaderMap) -> bool {
         let Some(token) = &self.token else { return true };
+        // The scheme name is case-insensitive (RFC 9110).
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, credentials)| credentials);
         if bearer.is_some_and(|b| same(b.trim(), token)) {
             return true;
         }

@@ -56,12 +56,15 @@ fn check_limit(spec: &SweepSpec, limit: usize) -> Result<usize, AppError> {
 }
 
 fn over_limit(spec: &SweepSpec, runs: usize, limit: usize) -> AppError {
-    let field = if spec.method == SweepMethod::Random { "count" } else { "parameters" };
+    let (field, fix) = if spec.method == SweepMethod::Random {
+        ("count", "lower count")
+    } else {
+        ("parameters", "vary fewer parameters or values, or use method: random with a count")
+    };
     AppError::Invalid(vec![FieldError {
         field: field.into(),
         message: format!(
-            "this sweep makes {runs} runs, above the limit of {limit}: vary fewer parameters or values, \
-             use method: random with a smaller count, or raise the server's --max-sweep-runs"
+            "this sweep makes {runs} runs, above the limit of {limit}: {fix}, or raise the server's --max-sweep-runs"
         ),
     }])
 }

@@ -10,6 +10,8 @@ use ureq::Agent;
 pub struct Client {
     base: String,
     agent: Agent,
+    /// `ADVMIX_TOKEN`, for servers that require one.
+    token: Option<String>,
 }
 
 impl Client {
@@ -21,7 +23,8 @@ impl Client {
             .timeout_connect(Some(Duration::from_secs(5)))
             .build()
             .into();
-        Client { base: format!("{}/api/v1", url.trim_end_matches('/')), agent }
+        let token = std::env::var("ADVMIX_TOKEN").ok().filter(|t| !t.is_empty());
+        Client { base: format!("{}/api/v1", url.trim_end_matches('/')), agent, token }
     }
 
     fn url(&self, path: &str) -> String {
@@ -47,24 +50,27 @@ impl Client {
         Ok(body)
     }
 
+    fn authorize<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(token) => request.header("authorization", format!("Bearer {token}")),
+            None => request,
+        }
+    }
+
     pub fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let response = self.agent.get(self.url(path)).call().map_err(|e| self.unreachable(e))?;
+        let response = self.authorize(self.agent.get(self.url(path))).call().map_err(|e| self.unreachable(e))?;
         Self::json(response)
     }
 
     pub fn post(&self, path: &str, content_type: &str, body: &str) -> anyhow::Result<Value> {
-        let response = self
-            .agent
-            .post(self.url(path))
-            .header("content-type", content_type)
-            .send(body)
-            .map_err(|e| self.unreachable(e))?;
+        let request = self.authorize(self.agent.post(self.url(path))).header("content-type", content_type);
+        let response = request.send(body).map_err(|e| self.unreachable(e))?;
         Self::json(response)
     }
 
     /// A streaming GET, from byte `offset` on (a `Range` request when > 0).
     pub fn stream(&self, path: &str, offset: u64) -> anyhow::Result<(u16, Option<u64>, Box<dyn Read + Send>)> {
-        let mut request = self.agent.get(self.url(path));
+        let mut request = self.authorize(self.agent.get(self.url(path)));
         if offset > 0 {
             request = request.header("range", format!("bytes={offset}-"));
         }

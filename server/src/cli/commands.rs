@@ -43,7 +43,8 @@ pub fn runs(client: &Client, sweep: Option<i64>, status: Option<&str>, limit: u3
         let name: String = r["name"].as_str().unwrap_or("").chars().take(32).collect();
         println!(
             "{:>6}  {:<10} {:<32} {:<10} {:>9}  {:>8} {:>8}",
-            r["id"],
+            // serde_json's Display ignores widths: format a String instead.
+            r["id"].to_string(),
             r["status"].as_str().unwrap_or(""),
             name,
             r["method"].as_str().unwrap_or(""),
@@ -65,7 +66,7 @@ fn print_event(event: &Value) -> bool {
         "started" => println!("started on {} (seed {})", event["device"].as_str().unwrap_or("?"), event["seed"]),
         "epoch" => println!(
             "epoch {:>4}  lr {:.4}  train loss {:.4}  clean {}%  pgd {}%  {:.0} img/s",
-            event["epoch"],
+            event["epoch"].to_string(),
             event["lr"].as_f64().unwrap_or(0.0),
             event["train_loss"].as_f64().unwrap_or(0.0),
             percent(&event["test_clean_acc"]),
@@ -118,6 +119,16 @@ pub enum Kind {
     Epoch(i64),
 }
 
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Best => f.write_str("best"),
+            Kind::Last => f.write_str("last"),
+            Kind::Epoch(n) => write!(f, "epoch-{n} (periodic)"),
+        }
+    }
+}
+
 pub fn download(client: &Client, run: i64, kind: Kind, out: Option<PathBuf>) -> anyhow::Result<()> {
     let list = client.get(&format!("/runs/{run}/checkpoints"))?;
     let wanted = list.as_array().into_iter().flatten().find(|c| match &kind {
@@ -126,7 +137,7 @@ pub fn download(client: &Client, run: i64, kind: Kind, out: Option<PathBuf>) -> 
         Kind::Epoch(n) => c["kind"] == "periodic" && c["epoch"] == *n,
     });
     let Some(checkpoint) = wanted else {
-        bail!("run {run} has no {kind:?} checkpoint; `advmix runs` shows its progress, --kind picks another")
+        bail!("run {run} has no {kind} checkpoint; `advmix runs` shows its progress, --kind picks another")
     };
     let file = checkpoint["path"].as_str().unwrap_or("checkpoint.safetensors").rsplit('/').next().unwrap_or("checkpoint.safetensors");
     let out = out.unwrap_or_else(|| PathBuf::from(format!("run-{run}-{file}")));

@@ -271,8 +271,10 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
             let file = format!("epoch-{:04}.safetensors", pos.epoch);
             save_model(opts, &vs, &pos, CheckpointKind::Periodic, &file, &mut sink)?;
         }
-        let samples_due = config.samples_every > 0 && pos.epoch % config.samples_every == 0;
-        if samples_due || pos.epoch == config.epochs {
+        // Every N epochs and after the last one; never when N is 0.
+        let samples_due = config.samples_every > 0
+            && (pos.epoch % config.samples_every == 0 || pos.epoch == config.epochs);
+        if samples_due {
             write_samples(opts, &net, &eval_set, classes, &eval_pgd, pos.epoch, &mut sink)?;
         }
 
