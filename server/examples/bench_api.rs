@@ -25,7 +25,7 @@ use advmix_server::scheduler::{Scheduler, SchedulerConfig, plan_slots};
 use advmix_server::{AppState, db, serve};
 use anyhow::{anyhow, ensure};
 use serde_json::Value;
-use sqlx::SqlitePool;
+use sqlx::{SqliteConnection, SqlitePool};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -107,19 +107,34 @@ fn arg<T: FromStr>(value: Option<String>, name: &str, default: T) -> anyhow::Res
 /// one by one from Rust would take minutes. Every value is a function of the
 /// run id (and epoch), so each run is reproducible.
 async fn generate(db: &SqlitePool, runs: i64, epochs: i64) -> anyhow::Result<()> {
+    // The first 80% of runs belong to sweeps, the rest were started alone.
     let swept = runs * 8 / 10;
-    let config = serde_json::to_string(&RunConfig::default())?;
     let mut tx = db.begin().await?;
+    insert_sweeps(&mut tx, (swept + SWEEP_SIZE - 1) / SWEEP_SIZE).await?;
+    insert_runs(&mut tx, runs, swept, epochs).await?;
+    insert_epochs(&mut tx, epochs).await?;
+    insert_tags(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn insert_sweeps(conn: &mut SqliteConnection, sweeps: i64) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO sweeps (id, name, spec)
          WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
          SELECT i, 'sweep-' || i, '{\"grid\":{\"lr_max\":[0.05,0.1],\"seed\":[0,1,2,3,4]}}' FROM n",
     )
-    .bind((swept + SWEEP_SIZE - 1) / SWEEP_SIZE)
-    .execute(&mut *tx)
+    .bind(sweeps)
+    .execute(conn)
     .await?;
-    // `h` spreads ids over 0..100 for the status mix: 60% succeeded, 15%
-    // failed, 10% stopped, 5% lost, 10% running.
+    Ok(())
+}
+
+/// Finished-looking runs with their summary columns filled in. `h` spreads
+/// ids over 0..100 for the status mix: 60% succeeded, 15% failed, 10%
+/// stopped, 5% lost, 10% running.
+async fn insert_runs(conn: &mut SqliteConnection, runs: i64, swept: i64, epochs: i64) -> anyhow::Result<()> {
+    let config = serde_json::to_string(&RunConfig::default())?;
     sqlx::query(
         "INSERT INTO runs (id, sweep_id, name, config, params, method, dataset, model, epochs, status, attempt,
                            created_at, started_at, finished_at, exit_code, error, epochs_done,
@@ -153,10 +168,15 @@ async fn generate(db: &SqlitePool, runs: i64, epochs: i64) -> anyhow::Result<()>
     .bind(SWEEP_SIZE)
     .bind(&config)
     .bind(epochs)
-    .execute(&mut *tx)
+    .execute(conn)
     .await?;
-    // CROSS JOIN keeps `runs` as the outer loop, so rows arrive in primary
-    // key order and each insert appends to the WITHOUT ROWID b-tree.
+    Ok(())
+}
+
+/// `epochs` rows for every run. CROSS JOIN keeps `runs` as the outer loop,
+/// so rows arrive in primary key order and each insert appends to the
+/// WITHOUT ROWID b-tree.
+async fn insert_epochs(conn: &mut SqliteConnection, epochs: i64) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO epochs (run_id, epoch, lr, train_loss, train_acc, train_clean_loss, train_clean_acc,
                              test_clean_loss, test_clean_acc, test_pgd_loss, test_pgd_acc,
@@ -172,16 +192,21 @@ async fn generate(db: &SqlitePool, runs: i64, epochs: i64) -> anyhow::Result<()>
                FROM runs r CROSS JOIN e)",
     )
     .bind(epochs)
-    .execute(&mut *tx)
+    .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// A tag on every tenth run and another on every 25th, for the list's
+/// per-run tag subquery to find.
+async fn insert_tags(conn: &mut SqliteConnection) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO run_tags (run_id, tag)
          SELECT id, 'baseline' FROM runs WHERE id % 10 = 0
          UNION ALL SELECT id, 'paper' FROM runs WHERE id % 25 = 0",
     )
-    .execute(&mut *tx)
+    .execute(conn)
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

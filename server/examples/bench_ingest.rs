@@ -7,9 +7,11 @@
 //! Defaults: 16 runs × 5,000 epoch lines, each writer spreading its lines
 //! evenly over 3 s, polled every 250 ms (the server's supervisor tick). Each
 //! writer is a thread writing one `write` per line, as the trainer does.
-//! WRITE_SECONDS 0 writes as fast as possible: the ingest then works through
-//! a backlog, which measures its ceiling. At the end every run's rows are
-//! checked against what its writer wrote.
+//! To find the ingest's ceiling, offer more than it can take (e.g. 16 runs ×
+//! 40,000 lines over 3 s): it falls behind the writers, and the rate is what
+//! it sustains. WRITE_SECONDS 0 leaves the writers unpaced; on a small
+//! machine they then starve the ingest until they finish. At the end every
+//! run's rows are checked against what its writer wrote.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -53,8 +55,8 @@ async fn main() -> anyhow::Result<()> {
     let data_dir = tempfile::tempdir()?;
     let db = db::open(data_dir.path()).await?;
     let runs = insert_runs(&db, data_dir.path(), args.runs).await?;
-    // No subscriber, as on a server nobody is watching: sending still builds
-    // each event, which is the cost the supervisor pays.
+    // No subscriber, as when nobody has a dashboard open; the ingest still
+    // hands each applied event to the channel, as the supervisor's does.
     let (events, _) = tokio::sync::broadcast::channel(1024);
 
     let start = Instant::now();
@@ -65,6 +67,8 @@ async fn main() -> anyhow::Result<()> {
         writers.push(spawn_writer(path.clone(), args.epochs, args.write_for, done.clone()));
         followers.spawn(follow(db.clone(), *run_id, path.clone(), done, args.poll, events.clone()));
     }
+    // Joining blocks the main thread, which is not a runtime worker: the
+    // ingest loops keep running meanwhile.
     let mut writing = Duration::ZERO;
     for writer in writers {
         let elapsed = writer.join().map_err(|_| anyhow!("a writer panicked"))??;
@@ -247,8 +251,8 @@ fn report(args: &Args, total: &Followed, writing: Duration, wall: Duration) {
         args.poll.as_millis(),
         thread::available_parallelism().map_or(0, |n| n.get())
     );
-    // Wall runs from the first write to the last commit; the ingest is done
-    // "after writers" by however far it lagged behind them at the end.
+    // Wall runs from the first write to the last commit, so wall minus the
+    // writers' time is how far the ingest lagged behind them at the end.
     println!("| events | metric points | commits | writers done (s) | wall (s) | events/s | metric points/s |");
     println!("|---|---|---|---|---|---|---|");
     println!(

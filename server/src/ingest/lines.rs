@@ -35,8 +35,10 @@ pub(super) async fn read_from(path: &Path, offset: u64) -> Result<Vec<u8>, Inges
         return Err(IngestError::Truncated { path: path.to_owned(), len, offset });
     }
     file.seek(SeekFrom::Start(offset)).await.map_err(read_error)?;
+    // Up to the length seen now: a writer that keeps appending must not make
+    // one read (and so one transaction) unbounded.
     let mut bytes = Vec::with_capacity(usize::try_from(len - offset).unwrap_or(0));
-    file.read_to_end(&mut bytes).await.map_err(read_error)?;
+    file.take(len - offset).read_to_end(&mut bytes).await.map_err(read_error)?;
     Ok(bytes)
 }
 
