@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
 use crate::config::RunConfig;
+use crate::rng::SplitMix64;
 use crate::validate::FieldError;
 
 /// The most runs [`SweepSpec::expand`] is normally allowed to create.
@@ -696,7 +697,7 @@ impl Plan<'_> {
                 // One stream per parameter, keyed by its path, so adding or
                 // removing a parameter leaves the others' draws unchanged.
                 let mut rngs: Vec<SplitMix64> =
-                    self.targets.iter().map(|t| SplitMix64::keyed(*random_seed, &t.path)).collect();
+                    self.targets.iter().map(|t| keyed_rng(*random_seed, &t.path)).collect();
                 (0..*count)
                     .map(|_| {
                         draws.iter().zip(&mut rngs).map(|(draw, rng)| draw.sample(rng)).collect()
@@ -876,32 +877,11 @@ fn display(value: &Value) -> String {
     }
 }
 
-/// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, and good enough to pick
-/// sweep points; a fixed algorithm here keeps sweeps reproducible across builds.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A stream for one parameter: the sweep's seed mixed with an FNV-1a hash of the path.
-    fn keyed(seed: u64, path: &str) -> SplitMix64 {
-        let hash = path.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-        let mut mixer = SplitMix64(seed);
-        SplitMix64(mixer.next_u64() ^ hash)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1], from the top 53 bits.
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// A stream for one parameter: the sweep's seed mixed with an FNV-1a hash of
+/// the path, so adding a parameter leaves the others' samples unchanged.
+fn keyed_rng(seed: u64, path: &str) -> SplitMix64 {
+    let hash = path.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    SplitMix64::new(SplitMix64::new(seed).next_u64() ^ hash)
 }
 
 /// `parameters` as a list of entries, so the spec's order survives parsing

@@ -4,6 +4,7 @@
 //! a texture rather than a fixed layout: a linear model on the pixels gets
 //! about three in four test images right, a small CNN nearly all of them.
 
+use advmix_protocol::rng::SplitMix64;
 use tch::Tensor;
 
 use super::{Data, Split};
@@ -23,7 +24,7 @@ const NOISE_STD: f64 = 0.15;
 /// (image i has label i mod `num_classes`), on the CPU. The same seed gives
 /// the same data, whatever torch's RNG state.
 pub fn generate(seed: u64, n_train: usize, n_test: usize, num_classes: i64) -> Data {
-    let mut rng = SplitMix64(seed);
+    let mut rng = SplitMix64::new(seed);
     let patterns: Vec<Vec<f64>> = (0..num_classes).map(|_| pattern(&mut rng)).collect();
     let train = split(&mut rng, &patterns, n_train);
     let test = split(&mut rng, &patterns, n_test);
@@ -53,7 +54,7 @@ fn split(rng: &mut SplitMix64, patterns: &[Vec<f64>], n: usize) -> Split {
 
 /// A 3×32×32 pattern in [0, 1]: bilinear interpolation of a periodic lattice.
 fn pattern(rng: &mut SplitMix64) -> Vec<f64> {
-    let lattice: Vec<f64> = (0..3 * GRID * GRID).map(|_| rng.uniform()).collect();
+    let lattice: Vec<f64> = (0..3 * GRID * GRID).map(|_| rng.unit()).collect();
     let coord = |p: usize| {
         let u = (p * GRID) as f64 / SIDE as f64;
         let i = u.floor() as usize;
@@ -75,34 +76,3 @@ fn pattern(rng: &mut SplitMix64) -> Vec<f64> {
     out
 }
 
-/// splitmix64 (Steele, Lea & Flood 2014). Self-contained so that generating
-/// the data neither depends on nor resets torch's global RNG, which training
-/// uses.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1), from the top 53 bits.
-    fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in 0..n; the modulo bias is below 2^-60 for the small n used.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// Standard normal, by Box–Muller.
-    fn normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.uniform();
-        let u2 = self.uniform();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-}

@@ -16,6 +16,7 @@ use std::time::Instant;
 use advmix_protocol::events::{
     Checkpoint, CheckpointKind, EpochMetrics, Finished, Samples as SamplesEvent, Started,
 };
+use advmix_protocol::rng::SplitMix64;
 use advmix_protocol::{ADVMIX_VERSION, Event, RunConfig};
 use serde::{Deserialize, Serialize};
 use tch::nn::{ModuleT, VarStore};
@@ -102,12 +103,11 @@ struct Position {
     total_seconds: f64,
 }
 
-/// A well-mixed seed for each (run seed, epoch, slot) triple.
+/// A well-mixed seed for each (run seed, epoch, slot) triple; non-negative,
+/// as torch's manual_seed takes an i64.
 fn derive_seed(seed: u64, epoch: u32, slot: u64) -> i64 {
-    let mut z = seed ^ (u64::from(epoch) << 32) ^ slot.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    ((z ^ (z >> 31)) >> 1) as i64
+    let key = seed ^ (u64::from(epoch) << 32) ^ slot.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (SplitMix64::new(key).next_u64() >> 1) as i64
 }
 const SLOT_PERMUTATION: u64 = u64::MAX;
 const SLOT_EVAL: u64 = u64::MAX - 1;
