@@ -26,6 +26,7 @@ async fn home_shows_an_empty_state_and_the_compute(db: SqlitePool) {
     assert!(body.contains("No runs yet."), "{body}");
     assert!(body.contains("2.11.0+cu130"));
     assert!(body.contains("NVIDIA H100 80GB HBM3"));
+    assert!(body.contains("cpu/0"), "the scheduler's slots are listed");
     assert!(!body.contains("<table>"));
 }
 
