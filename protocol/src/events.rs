@@ -25,6 +25,43 @@ pub enum Event {
     Finished(Finished),
     Failed { reason: String },
     Stopped { reason: String },
+    /// Robustness evaluation of a checkpoint: progress after each attack,
+    /// then the report.
+    EvalProgress(EvalProgress),
+    Eval(EvalReport),
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct EvalProgress {
+    /// `pgd`, `apgd-ce`, `apgd-t`, `fab-t` or `square`.
+    pub attack: String,
+    /// 1-based position of the attack in the suite, and the suite's length.
+    pub index: u32,
+    pub of: u32,
+    /// Points still robust after it.
+    pub robust_left: i64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct EvalAttack {
+    pub attack: String,
+    /// Points it ran on: those still robust when it started.
+    pub points: i64,
+    /// Robust accuracy over all points after this attack.
+    pub robust_acc: f64,
+    pub seconds: f64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct EvalReport {
+    pub checkpoint: String,
+    /// `pgd`, `aa-fast` or `aa-standard`.
+    pub suite: String,
+    pub epsilon: f64,
+    pub n: i64,
+    pub clean_acc: f64,
+    pub robust_acc: f64,
+    pub attacks: Vec<EvalAttack>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod data;
 pub mod device;
 pub mod doctor;
+pub mod evaluate;
 pub mod events;
 pub mod methods;
 pub mod models;

@@ -5,6 +5,8 @@ use advmix_protocol::Dataset;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use advmix_trainer::cli::{self, TrainArgs};
+use advmix_trainer::attacks::autoattack::Suite;
+use advmix_trainer::evaluate::{self, EvalArgs};
 use advmix_trainer::{data, doctor};
 
 #[derive(Parser)]
@@ -40,6 +42,29 @@ enum Command {
         #[arg(long, env = "ADVMIX_DATASETS", default_value = "var/datasets")]
         data_dir: PathBuf,
     },
+    /// Evaluate a checkpoint under PGD or AutoAttack; prints events and writes a JSON report.
+    Eval {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// pgd, aa-fast (APGD-CE, APGD-T) or aa-standard (adds FAB-T and Square).
+        #[arg(long, default_value = "aa-fast")]
+        attack: Suite,
+        /// Test points, a seeded subset of the test split.
+        #[arg(long, default_value_t = 1000)]
+        n: usize,
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
+        /// L∞ radius in pixel units; by default the run's training ε.
+        #[arg(long)]
+        eps: Option<f64>,
+        #[arg(long, default_value = "auto")]
+        device: String,
+        #[arg(long, env = "ADVMIX_DATASETS", default_value = "var/datasets")]
+        data_dir: PathBuf,
+        /// Where the JSON report goes; by default beside the checkpoint.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
     /// Report the torch version and the devices this trainer can use.
     Doctor {
         /// Print the report as JSON, as the server reads it.
@@ -71,6 +96,9 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Eval { checkpoint, attack, n, batch, eps, device, data_dir, report } => {
+            evaluate::run(EvalArgs { checkpoint, suite: attack, n, batch, epsilon: eps, device, data_dir, report })
         }
         Command::Doctor { json } => {
             let report = doctor::report();

@@ -119,3 +119,23 @@ fn geometric_labels_lie_in_the_unit_interval_and_equal_lambda_without_perturbati
     assert!(w.min().double_value(&[]) >= 0.0 && w.max().double_value(&[]) <= 1.0);
     assert!((w - &point.lambda).abs().max().double_value(&[]) > 1e-3, "perturbations move λ_g off λ");
 }
+
+#[test]
+fn the_independent_check_rejects_examples_outside_the_ball_or_the_box() {
+    use advmix_trainer::attacks::verify::broken;
+    let (_vs, net, data) = erm_model();
+    let x = data.test.images.narrow(0, 0, 100);
+    let y = data.test.labels.narrow(0, 0, 100);
+    let pgd = Pgd { epsilon: 0.3, step: 0.075, steps: 10, random_start: true };
+    let adv = pgd.attack_ce(&net, &x, &y, false);
+    let valid = broken(&net, &x, &adv, &y, 0.3);
+    let count = |t: &Tensor| t.to_kind(Kind::Int64).sum(Kind::Int64).int64_value(&[]);
+    assert!(count(&valid) > 80, "PGD at ε=0.3 breaks most points: {}", count(&valid));
+    // The same examples judged against a smaller ball all fail the check.
+    assert_eq!(count(&broken(&net, &x, &adv, &y, 0.01)), 0, "outside the ball is not broken");
+    // Pushed out of [0,1], they fail too, even though the model may misclassify them.
+    let outside = (&adv + 2.0).clamp(0.0, 3.0);
+    assert_eq!(count(&broken(&net, &x, &outside, &y, 10.0)), 0, "outside the box is not broken");
+    // A correctly classified clean point is not broken.
+    assert_eq!(count(&broken(&net, &x, &x, &y, 0.3)), count(&tch::no_grad(|| net.forward_t(&x, false)).argmax(-1, false).ne_tensor(&y)));
+}

@@ -124,6 +124,9 @@ impl<'a> Batch<'a> {
             Event::Finished(finished) => self.summary = Some(Summary::Finished(finished)),
             // How a run ended is the supervisor's to record, with the exit code.
             Event::Failed { .. } | Event::Stopped { .. } => {}
+            // Evaluation results are stored per checkpoint by the evaluation
+            // jobs (the AutoAttack issue), not by the training ingest.
+            Event::EvalProgress(_) | Event::Eval(_) => {}
         }
     }
 }

@@ -328,6 +328,8 @@ fn accumulate(totals: &Totals, net: &impl ModuleT, step: &methods::Step, x: &Ten
     });
 }
 
+pub const METADATA_KEY: &str = "advmix";
+
 fn model_metadata(pos: &Position, kind: CheckpointKind) -> HashMap<String, String> {
     let info = serde_json::json!({
         "epoch": pos.epoch,
@@ -336,8 +338,10 @@ fn model_metadata(pos: &Position, kind: CheckpointKind) -> HashMap<String, Strin
         "dataset": pos.config.dataset,
         "method": pos.config.method,
         "advmix_version": ADVMIX_VERSION,
+        // Everything `advmix-trainer eval` needs to rebuild the model.
+        "config": pos.config,
     });
-    HashMap::from([("format".to_owned(), "pt".to_owned()), ("advmix".to_owned(), info.to_string())])
+    HashMap::from([("format".to_owned(), "pt".to_owned()), (METADATA_KEY.to_owned(), info.to_string())])
 }
 
 fn save_model(

@@ -1,0 +1,145 @@
+//! The AutoAttack ensemble (Croce & Hein 2020), L∞: each attack runs only on
+//! the points that are still robust, and a point counts as robust only if
+//! every attack fails on it. Every claimed example passes `verify::broken`.
+
+use std::time::Instant;
+
+use tch::nn::ModuleT;
+use tch::{Kind, Tensor};
+
+use super::apgd::Apgd;
+use super::fab::FabT;
+use super::square::Square;
+use super::{Pgd, verify};
+
+/// Which attacks run, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "kebab-case")]
+pub enum Suite {
+    /// PGD-20 with step ε/4, the per-epoch evaluation's attack.
+    Pgd,
+    /// APGD-CE, then APGD-T.
+    AaFast,
+    /// APGD-CE, APGD-T, FAB-T, Square: the reference's "standard" version.
+    AaStandard,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttackName {
+    Pgd,
+    ApgdCe,
+    ApgdT,
+    FabT,
+    Square,
+}
+
+impl AttackName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttackName::Pgd => "pgd",
+            AttackName::ApgdCe => "apgd-ce",
+            AttackName::ApgdT => "apgd-t",
+            AttackName::FabT => "fab-t",
+            AttackName::Square => "square",
+        }
+    }
+}
+
+impl Suite {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Suite::Pgd => "pgd",
+            Suite::AaFast => "aa-fast",
+            Suite::AaStandard => "aa-standard",
+        }
+    }
+
+    pub fn attacks(self) -> &'static [AttackName] {
+        match self {
+            Suite::Pgd => &[AttackName::Pgd],
+            Suite::AaFast => &[AttackName::ApgdCe, AttackName::ApgdT],
+            Suite::AaStandard => &[AttackName::ApgdCe, AttackName::ApgdT, AttackName::FabT, AttackName::Square],
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AttackResult {
+    pub attack: AttackName,
+    /// Points it was run on (those still robust when it started).
+    pub points: i64,
+    /// Robust accuracy over all points after this attack.
+    pub robust_acc: f64,
+    pub seconds: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub n: i64,
+    pub epsilon: f64,
+    pub clean_acc: f64,
+    pub robust_acc: f64,
+    pub attacks: Vec<AttackResult>,
+}
+
+/// Progress after each attack: (attack index from 1, attacks in all, points
+/// still robust).
+pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, i64);
+
+fn run_attack(name: AttackName, model: &impl ModuleT, x: &Tensor, y: &Tensor, epsilon: f64) -> Tensor {
+    match name {
+        AttackName::Pgd => Pgd { epsilon, step: epsilon / 4.0, steps: 20, random_start: true }.attack_ce(model, x, y, false),
+        AttackName::ApgdCe => Apgd { epsilon, ..Apgd::default() }.attack_ce(model, x, y),
+        AttackName::ApgdT => Apgd { epsilon, ..Apgd::default() }.attack_targeted(model, x, y, 9),
+        AttackName::FabT => FabT { epsilon, ..FabT::default() }.attack(model, x, y),
+        AttackName::Square => Square { epsilon, ..Square::default() }.attack(model, x, y),
+    }
+}
+
+fn count(mask: &Tensor) -> i64 {
+    mask.to_kind(Kind::Int64).sum(Kind::Int64).int64_value(&[])
+}
+
+/// Evaluates `model` (eval mode) on (x, y) in batches of `batch`.
+pub fn evaluate(
+    model: &impl ModuleT,
+    x: &Tensor,
+    y: &Tensor,
+    epsilon: f64,
+    suite: Suite,
+    batch: i64,
+    progress: Progress,
+) -> Report {
+    let n = x.size()[0];
+    let clean: Vec<Tensor> = (0..n)
+        .step_by(batch as usize)
+        .map(|start| {
+            let len = batch.min(n - start);
+            tch::no_grad(|| model.forward_t(&x.narrow(0, start, len), false)).argmax(-1, false).eq_tensor(&y.narrow(0, start, len))
+        })
+        .collect();
+    let mut robust = Tensor::cat(&clean, 0);
+    let clean_acc = count(&robust) as f64 / n as f64;
+    let attacks = suite.attacks();
+    let mut results = Vec::with_capacity(attacks.len());
+    for (k, &name) in attacks.iter().enumerate() {
+        let start = Instant::now();
+        let idx = robust.nonzero().squeeze_dim(1);
+        let points = idx.size()[0];
+        let mut offset = 0;
+        while offset < points {
+            let len = batch.min(points - offset);
+            let i = idx.narrow(0, offset, len);
+            let (xb, yb) = (x.index_select(0, &i), y.index_select(0, &i));
+            let adv = run_attack(name, model, &xb, &yb, epsilon);
+            let broken = verify::broken(model, &xb, &adv, &yb, epsilon);
+            let _ = robust.index_put_(&[Some(i.masked_select(&broken))], &Tensor::from(false).to_device(x.device()), false);
+            offset += len;
+        }
+        let left = count(&robust);
+        results.push(AttackResult { attack: name, points, robust_acc: left as f64 / n as f64, seconds: start.elapsed().as_secs_f64() });
+        progress(k + 1, attacks.len(), left);
+    }
+    let robust_acc = results.last().map_or(clean_acc, |r| r.robust_acc);
+    Report { n, epsilon, clean_acc, robust_acc, attacks: results }
+}

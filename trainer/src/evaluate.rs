@@ -1,0 +1,120 @@
+//! `advmix-trainer eval`: a checkpoint against PGD or the AutoAttack ensemble,
+//! reported as `eval_progress`/`eval` events on stdout and as a JSON report.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use advmix_protocol::events::{EvalAttack, EvalProgress, EvalReport};
+use advmix_protocol::{Event, EventLine, RunConfig};
+use tch::nn::VarStore;
+
+use crate::attacks::autoattack::{self, Suite};
+use crate::checkpoint;
+use crate::cli::{EXIT_BAD_INPUT, EXIT_FAILED};
+use crate::data;
+use crate::device::DeviceRequest;
+use crate::events;
+use crate::models::{self, Normalization};
+use crate::train::METADATA_KEY;
+use crate::train::eval::subset;
+
+pub struct EvalArgs {
+    pub checkpoint: PathBuf,
+    pub suite: Suite,
+    pub n: usize,
+    pub batch: i64,
+    pub epsilon: Option<f64>,
+    pub device: String,
+    pub data_dir: PathBuf,
+    pub report: Option<PathBuf>,
+}
+
+fn emit(event: Event) {
+    let line = EventLine { time: events::now(), event };
+    println!("{}", serde_json::to_string(&line).expect("events serialize"));
+}
+
+fn fail(code: u8, reason: String) -> ExitCode {
+    eprintln!("error: {reason}");
+    emit(Event::Failed { reason });
+    ExitCode::from(code)
+}
+
+/// The run config saved in the checkpoint's metadata by the trainer.
+fn config_of(path: &Path, metadata: &std::collections::HashMap<String, String>) -> Result<RunConfig, String> {
+    let info: serde_json::Value = metadata
+        .get(METADATA_KEY)
+        .and_then(|m| serde_json::from_str(m).ok())
+        .ok_or_else(|| format!("{} has no advmix metadata: evaluate a checkpoint written by advmix-trainer", path.display()))?;
+    serde_json::from_value(info["config"].clone())
+        .map_err(|e| format!("{}: its run config cannot be read ({e}); it was written by another advmix version", path.display()))
+}
+
+pub fn run(args: EvalArgs) -> ExitCode {
+    let loaded = match checkpoint::read(&args.checkpoint) {
+        Ok(l) => l,
+        Err(e) => return fail(EXIT_BAD_INPUT, e.to_string()),
+    };
+    let config = match config_of(&args.checkpoint, &loaded.metadata) {
+        Ok(c) => c,
+        Err(reason) => return fail(EXIT_BAD_INPUT, reason),
+    };
+    let epsilon = args.epsilon.unwrap_or(config.epsilon);
+    if !(0.0..=1.0).contains(&epsilon) {
+        return fail(EXIT_BAD_INPUT, format!("--eps {epsilon}: the radius must lie in [0, 1] (pixel units, e.g. 0.0314 for 8/255)"));
+    }
+    let device = match args.device.parse::<DeviceRequest>().and_then(DeviceRequest::resolve) {
+        Ok(d) => d,
+        Err(e) => return fail(EXIT_BAD_INPUT, e.to_string()),
+    };
+    let data = match data::load(config.dataset, &args.data_dir, config.seed, device) {
+        Ok(d) => d,
+        Err(e) => return fail(EXIT_BAD_INPUT, e.to_string()),
+    };
+
+    let vs = VarStore::new(device);
+    let norm = Normalization { mean: data.mean, std: data.std };
+    let net = models::build(&vs.root(), config.model, config.depth, config.widen_factor, data.num_classes, norm);
+    for (name, mut var) in vs.variables() {
+        let Some(saved) = loaded.tensors.get(&name) else {
+            return fail(EXIT_BAD_INPUT, format!("{} has no {name}: it is not a {:?} checkpoint", args.checkpoint.display(), config.model));
+        };
+        tch::no_grad(|| var.copy_(&saved.to_device(device)));
+    }
+
+    let n = args.n.min(data.test.len()).max(1);
+    let points = subset(&data.test, n, config.seed as i64);
+    let names: Vec<&str> = args.suite.attacks().iter().map(|a| a.as_str()).collect();
+    let mut progress = |index: usize, of: usize, robust_left: i64| {
+        let attack = names[index - 1].to_owned();
+        eprintln!("{attack} ({index}/{of}): {robust_left} of {n} points still robust");
+        emit(Event::EvalProgress(EvalProgress { attack, index: index as u32, of: of as u32, robust_left }));
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        autoattack::evaluate(&net, &points.images, &points.labels, epsilon, args.suite, args.batch, &mut progress)
+    }));
+    let report = match result {
+        Ok(r) => r,
+        Err(_) => return fail(EXIT_FAILED, "the evaluation failed inside libtorch; see the message above".into()),
+    };
+    let report = EvalReport {
+        checkpoint: args.checkpoint.display().to_string(),
+        suite: args.suite.as_str().to_owned(),
+        epsilon,
+        n: report.n,
+        clean_acc: report.clean_acc,
+        robust_acc: report.robust_acc,
+        attacks: report
+            .attacks
+            .iter()
+            .map(|a| EvalAttack { attack: a.attack.as_str().to_owned(), points: a.points, robust_acc: a.robust_acc, seconds: a.seconds })
+            .collect(),
+    };
+    let path = args.report.clone().unwrap_or_else(|| args.checkpoint.with_extension(format!("{}.json", args.suite.as_str())));
+    if let Err(e) = std::fs::write(&path, serde_json::to_string_pretty(&report).expect("reports serialize")) {
+        return fail(EXIT_FAILED, format!("cannot write the report {}: {e}", path.display()));
+    }
+    eprintln!("clean {:.2}%, robust {:.2}% under {} at ε={epsilon}; report: {}", 100.0 * report.clean_acc, 100.0 * report.robust_acc, args.suite.as_str(), path.display());
+    emit(Event::Eval(report));
+    ExitCode::SUCCESS
+}
