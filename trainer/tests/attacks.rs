@@ -7,40 +7,9 @@ use advmix_protocol::config::AomPerturb;
 use advmix_trainer::attacks::Pgd;
 use advmix_trainer::methods::aom::{Pair, ascend, geometric_lambda};
 use advmix_trainer::methods::{self, mix_targets, one_hot, sample_beta, soft_ce_sum};
-use advmix_trainer::models::{self, Net, Normalization};
-use advmix_trainer::optim::Sgd;
-use advmix_trainer::schedule::learning_rate;
-use advmix_protocol::config::LrSchedule;
-use common::{digits, small_config};
-use tch::nn::{ModuleT, VarStore};
+use common::{accuracy, erm_model, small_config};
+use tch::nn::ModuleT;
 use tch::{Device, Kind, Tensor};
-
-/// ERM on digits for a few quick epochs: accurate, and not robust.
-fn erm_model() -> (VarStore, Net, advmix_trainer::data::Data) {
-    tch::manual_seed(0);
-    let data = digits();
-    let config = small_config(Method::Erm, 2);
-    let vs = VarStore::new(Device::Cpu);
-    let norm = Normalization { mean: data.mean, std: data.std };
-    let net = models::build(&vs.root(), config.model, 0, 0, 10, norm);
-    let mut opt = Sgd::new(&vs, 0.9, 5e-4);
-    for epoch in 0..5 {
-        let order = Tensor::randperm(data.train.len() as i64, (Kind::Int64, Device::Cpu));
-        for idx in order.split(64, 0) {
-            let x = data.train.images.index_select(0, &idx);
-            let y = data.train.labels.index_select(0, &idx);
-            let step = methods::step(&config, &net, &x, &y, 10, true);
-            opt.zero_grad();
-            step.loss.backward();
-            opt.step(learning_rate(LrSchedule::Piecewise, 0.1, 5, f64::from(epoch)));
-        }
-    }
-    (vs, net, data)
-}
-
-fn accuracy(net: &Net, x: &Tensor, y: &Tensor) -> f64 {
-    tch::no_grad(|| net.forward_t(x, false)).argmax(-1, false).eq_tensor(y).to_kind(Kind::Float).mean(Kind::Float).double_value(&[])
-}
 
 #[test]
 fn pgd_breaks_erm_more_at_larger_epsilon_and_stays_in_the_ball() {

@@ -4,39 +4,17 @@
 
 mod common;
 
-use advmix_protocol::Method;
-use advmix_protocol::config::LrSchedule;
 use advmix_trainer::attacks::fab::FabT;
-use advmix_trainer::methods;
-use advmix_trainer::models::{self, Net, Normalization};
-use advmix_trainer::optim::Sgd;
-use advmix_trainer::schedule::learning_rate;
-use common::{digits, small_config};
+use advmix_trainer::models::Net;
+use common::accuracy;
 use tch::nn::{ModuleT, VarStore};
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 const POINTS: i64 = 100;
 
 /// ERM on digits for a few quick epochs: accurate, and not robust.
 fn erm_model() -> (VarStore, Net, Tensor, Tensor) {
-    tch::manual_seed(0);
-    let data = digits();
-    let config = small_config(Method::Erm, 2);
-    let vs = VarStore::new(Device::Cpu);
-    let norm = Normalization { mean: data.mean, std: data.std };
-    let net = models::build(&vs.root(), config.model, 0, 0, 10, norm);
-    let mut opt = Sgd::new(&vs, 0.9, 5e-4);
-    for epoch in 0..5 {
-        let order = Tensor::randperm(data.train.len() as i64, (Kind::Int64, Device::Cpu));
-        for idx in order.split(64, 0) {
-            let x = data.train.images.index_select(0, &idx);
-            let y = data.train.labels.index_select(0, &idx);
-            let step = methods::step(&config, &net, &x, &y, 10, true);
-            opt.zero_grad();
-            step.loss.backward();
-            opt.step(learning_rate(LrSchedule::Piecewise, 0.1, 5, f64::from(epoch)));
-        }
-    }
+    let (vs, net, data) = common::erm_model();
     let x = data.test.images.narrow(0, 0, POINTS);
     let y = data.test.labels.narrow(0, 0, POINTS);
     (vs, net, x, y)
@@ -44,10 +22,6 @@ fn erm_model() -> (VarStore, Net, Tensor, Tensor) {
 
 fn predictions(net: &Net, x: &Tensor) -> Tensor {
     tch::no_grad(|| net.forward_t(x, false)).argmax(-1, false)
-}
-
-fn accuracy(net: &Net, x: &Tensor, y: &Tensor) -> f64 {
-    predictions(net, x).eq_tensor(y).to_kind(Kind::Float).mean(Kind::Float).double_value(&[])
 }
 
 /// Runs FAB-T, checks the invariants every output must satisfy, and returns

@@ -3,40 +3,12 @@
 
 mod common;
 
-use advmix_protocol::Method;
-use advmix_protocol::config::LrSchedule;
 use advmix_trainer::attacks::Pgd;
 use advmix_trainer::attacks::square::{Square, p_selection};
-use advmix_trainer::methods;
-use advmix_trainer::models::{self, Net, Normalization};
-use advmix_trainer::optim::Sgd;
-use advmix_trainer::schedule::learning_rate;
-use common::{digits, small_config};
-use tch::nn::{ModuleT, VarStore};
-use tch::{Device, Kind, Tensor};
-
-/// ERM on digits for a few quick epochs: accurate, and not robust.
-fn erm_model() -> (VarStore, Net, advmix_trainer::data::Data) {
-    tch::manual_seed(0);
-    let data = digits();
-    let config = small_config(Method::Erm, 2);
-    let vs = VarStore::new(Device::Cpu);
-    let norm = Normalization { mean: data.mean, std: data.std };
-    let net = models::build(&vs.root(), config.model, 0, 0, 10, norm);
-    let mut opt = Sgd::new(&vs, 0.9, 5e-4);
-    for epoch in 0..5 {
-        let order = Tensor::randperm(data.train.len() as i64, (Kind::Int64, Device::Cpu));
-        for idx in order.split(64, 0) {
-            let x = data.train.images.index_select(0, &idx);
-            let y = data.train.labels.index_select(0, &idx);
-            let step = methods::step(&config, &net, &x, &y, 10, true);
-            opt.zero_grad();
-            step.loss.backward();
-            opt.step(learning_rate(LrSchedule::Piecewise, 0.1, 5, f64::from(epoch)));
-        }
-    }
-    (vs, net, data)
-}
+use advmix_trainer::models::Net;
+use common::{accuracy, erm_model};
+use tch::nn::ModuleT;
+use tch::Tensor;
 
 /// The model behind a rounding of its input to a grid of 1/4: `round` has a
 /// zero gradient, so gradient attacks see a flat loss while the decision
@@ -48,11 +20,6 @@ impl ModuleT for Masked {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         self.0.forward_t(&((xs * 4.0).round() / 4.0), train)
     }
-}
-
-fn accuracy(model: &impl ModuleT, x: &Tensor, y: &Tensor) -> f64 {
-    let logits = tch::no_grad(|| model.forward_t(x, false));
-    logits.argmax(-1, false).eq_tensor(y).to_kind(Kind::Float).mean(Kind::Float).double_value(&[])
 }
 
 /// z_y − max_{j≠y} z_j, the quantity Square minimizes.

@@ -45,3 +45,38 @@ pub fn head(data: &Data, n: i64) -> Data {
         std: data.std,
     }
 }
+
+/// ERM on digits for a few quick epochs: accurate, and not robust. The
+/// attack tests share it as their victim.
+pub fn erm_model() -> (tch::nn::VarStore, advmix_trainer::models::Net, Data) {
+    use advmix_trainer::models::{self, Normalization};
+    use advmix_trainer::optim::Sgd;
+    use advmix_trainer::schedule::learning_rate;
+    use tch::{Kind, Tensor};
+
+    tch::manual_seed(0);
+    let data = digits();
+    let config = small_config(Method::Erm, 2);
+    let vs = tch::nn::VarStore::new(Device::Cpu);
+    let norm = Normalization { mean: data.mean, std: data.std };
+    let net = models::build(&vs.root(), config.model, 0, 0, 10, norm);
+    let mut opt = Sgd::new(&vs, 0.9, 5e-4);
+    for epoch in 0..5 {
+        let order = Tensor::randperm(data.train.len() as i64, (Kind::Int64, Device::Cpu));
+        for idx in order.split(64, 0) {
+            let x = data.train.images.index_select(0, &idx);
+            let y = data.train.labels.index_select(0, &idx);
+            let step = advmix_trainer::methods::step(&config, &net, &x, &y, 10, true);
+            opt.zero_grad();
+            step.loss.backward();
+            opt.step(learning_rate(LrSchedule::Piecewise, 0.1, 5, f64::from(epoch)));
+        }
+    }
+    (vs, net, data)
+}
+
+/// Eval-mode accuracy of `model` on (x, y).
+pub fn accuracy(model: &impl tch::nn::ModuleT, x: &tch::Tensor, y: &tch::Tensor) -> f64 {
+    let logits = tch::no_grad(|| model.forward_t(x, false));
+    logits.argmax(-1, false).eq_tensor(y).to_kind(tch::Kind::Float).mean(tch::Kind::Float).double_value(&[])
+}
