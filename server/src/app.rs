@@ -6,7 +6,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::api::{archive, events, files, health, metrics, runs, sweeps};
 use crate::state::AppState;
-use crate::{auth, pages, static_files};
+use crate::{auth, csrf, pages, static_files};
 
 /// Sweep specs and configs are small; anything bigger is a mistake.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -29,9 +29,13 @@ pub fn app(state: AppState) -> Router {
         .route("/runs/{id}/events", get(events::run))
         .route("/checkpoints/{id}/download", get(files::download))
         .route("/events", get(events::all));
-    Router::new()
+    // Pages: one route block per page module, each with its form actions.
+    let pages = Router::new()
         .route("/", get(pages::home::show))
         .route("/login", get(auth::login_form).post(auth::login))
+        .layer(middleware::from_fn(csrf::ensure));
+    Router::new()
+        .merge(pages)
         .route("/healthz", get(health::check))
         .route("/static/{file}", get(static_files::serve))
         .nest("/api/v1", api)

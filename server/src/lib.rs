@@ -12,6 +12,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod compute;
+pub mod csrf;
 pub mod db;
 pub mod error;
 pub mod executor;
