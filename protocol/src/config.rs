@@ -138,14 +138,44 @@ impl Default for AomConfig {
     }
 }
 
+/// The attack run once on the final model, after the last epoch.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum FinalAttack {
+    None,
+    /// PGD-20 with step ε/4.
+    Pgd,
+    /// APGD-CE, then APGD-T.
+    #[default]
+    AaFast,
+    /// APGD-CE, APGD-T, FAB-T, Square: AutoAttack's "standard" version.
+    AaStandard,
+}
+
+impl FinalAttack {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinalAttack::None => "none",
+            FinalAttack::Pgd => "pgd",
+            FinalAttack::AaFast => "aa-fast",
+            FinalAttack::AaStandard => "aa-standard",
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvalConfig {
-    /// Size of the fixed, seeded test subset evaluated after every epoch.
+    /// Size of the fixed, seeded test subset evaluated after every epoch, and
+    /// by the final attack.
     pub n: EvalSize,
     pub pgd_steps: u32,
     pub pgd_step: f64,
     pub restarts: u32,
+    pub final_attack: FinalAttack,
+    /// Points the final attack runs on: the first `final_n` of the same
+    /// seeded subset order. AutoAttack costs far more than PGD.
+    pub final_n: EvalSize,
 }
 
 impl Default for EvalConfig {
@@ -155,6 +185,8 @@ impl Default for EvalConfig {
             pgd_steps: 20,
             pgd_step: 2.0 / 255.0,
             restarts: 1,
+            final_attack: FinalAttack::AaFast,
+            final_n: EvalSize::Count(1000),
         }
     }
 }
@@ -278,6 +310,9 @@ impl RunConfig {
             v.at_least("aom.steps", aom.steps, 1);
         }
 
+        if let EvalSize::Count(n) = self.eval.final_n {
+            v.at_least("eval.final_n", n, 1);
+        }
         if let EvalSize::Count(n) = self.eval.n {
             v.at_least("eval.n", n, 1);
         }

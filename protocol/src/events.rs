@@ -55,6 +55,9 @@ pub struct EvalAttack {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct EvalReport {
     pub checkpoint: String,
+    /// The epoch the evaluated weights come from, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u32>,
     /// `pgd`, `aa-fast` or `aa-standard`.
     pub suite: String,
     pub epsilon: f64,

@@ -8,7 +8,7 @@ pub mod rng;
 pub mod sweep;
 pub mod validate;
 
-pub use config::{ConfigError, Dataset, Method, Model, RunConfig};
+pub use config::{ConfigError, Dataset, FinalAttack, Method, Model, RunConfig};
 pub use doctor::{CudaDevice, DoctorReport};
 pub use events::{Event, EventLine};
 pub use sweep::{SweepError, SweepRun, SweepSpec};

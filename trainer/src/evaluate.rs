@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use advmix_protocol::events::{EvalAttack, EvalProgress, EvalReport};
+use advmix_protocol::events::EvalProgress;
 use advmix_protocol::{Event, EventLine, RunConfig};
 use tch::nn::VarStore;
 
@@ -97,19 +97,8 @@ pub fn run(args: EvalArgs) -> ExitCode {
         Ok(r) => r,
         Err(_) => return fail(EXIT_FAILED, "the evaluation failed inside libtorch; see the message above".into()),
     };
-    let report = EvalReport {
-        checkpoint: args.checkpoint.display().to_string(),
-        suite: args.suite.as_str().to_owned(),
-        epsilon,
-        n: report.n,
-        clean_acc: report.clean_acc,
-        robust_acc: report.robust_acc,
-        attacks: report
-            .attacks
-            .iter()
-            .map(|a| EvalAttack { attack: a.attack.as_str().to_owned(), points: a.points, robust_acc: a.robust_acc, seconds: a.seconds })
-            .collect(),
-    };
+    let epoch = loaded.metadata.get(METADATA_KEY).and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok()).and_then(|m| m["epoch"].as_u64()).map(|e| e as u32);
+    let report = report.to_event(args.suite, args.checkpoint.display().to_string(), epoch);
     let path = args.report.clone().unwrap_or_else(|| args.checkpoint.with_extension(format!("{}.json", args.suite.as_str())));
     if let Err(e) = std::fs::write(&path, serde_json::to_string_pretty(&report).expect("reports serialize")) {
         return fail(EXIT_FAILED, format!("cannot write the report {}: {e}", path.display()));

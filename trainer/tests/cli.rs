@@ -66,7 +66,7 @@ fn sigterm_stops_cleanly_and_resume_finishes() {
     let tmp = tempfile::tempdir().unwrap();
     let run_dir = tmp.path().join("run");
     let config = r#"{"method":"erm","model":"small_cnn","dataset":"digits","epochs":3,"batch_size":64,
-        "samples_every":0,"eval":{"n":100,"pgd_steps":2}}"#;
+        "samples_every":0,"eval":{"n":100,"pgd_steps":2,"final_attack":"none"}}"#;
     let config_file = tmp.path().join("run.json");
     std::fs::write(&config_file, config).unwrap();
     let mut child = Command::new(BIN)

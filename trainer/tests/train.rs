@@ -127,3 +127,34 @@ fn checkpoints_are_announced_with_their_hash() {
     assert!(kinds.contains(&(1, Periodic)) && kinds.contains(&(2, Periodic)));
     assert!(kinds.iter().any(|k| k.1 == Best));
 }
+
+/// The final stage attacks the last weights once, after the last epoch and
+/// before `finished`, and reports each attack's progress.
+#[test]
+fn the_final_attack_runs_after_the_last_epoch() {
+    let data = head(&digits(), 256);
+    let mut config = small_config(Method::Erm, 1);
+    config.eval.n = advmix_protocol::config::EvalSize::Count(60);
+    config.eval.final_attack = advmix_protocol::FinalAttack::AaFast;
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = train::run(&options(config, dir.path()), &data, &StopSignal::never()).unwrap();
+    let Outcome::Finished(finished) = outcome else { panic!("the run finishes") };
+    let events = events(dir.path());
+    let names: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::EvalProgress(p) => Some(p.attack.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, ["apgd-ce", "apgd-t"]);
+    let position = |pred: fn(&Event) -> bool| events.iter().position(pred).unwrap();
+    let eval = position(|e| matches!(e, Event::Eval(_)));
+    assert!(position(|e| matches!(e, Event::Epoch(_))) < eval && eval < position(|e| matches!(e, Event::Finished(_))));
+    let Event::Eval(report) = &events[eval] else { unreachable!() };
+    assert_eq!((report.suite.as_str(), report.epoch, report.n), ("aa-fast", Some(1), 60));
+    assert_eq!(report.checkpoint, "checkpoints/last.safetensors");
+    assert!(report.robust_acc <= report.clean_acc);
+    // APGD is at least as strong as the per-epoch PGD on the same points.
+    assert!(report.robust_acc <= finished.final_robust_acc + 0.05, "{} vs PGD {}", report.robust_acc, finished.final_robust_acc);
+}

@@ -4,6 +4,8 @@
 
 use std::time::Instant;
 
+use advmix_protocol::events::{EvalAttack, EvalReport};
+
 use tch::nn::ModuleT;
 use tch::{Kind, Tensor};
 
@@ -63,6 +65,19 @@ impl Suite {
     }
 }
 
+impl Suite {
+    /// The suite a run's `eval.final_attack` asks for; None for `none`.
+    pub fn for_final(attack: advmix_protocol::FinalAttack) -> Option<Suite> {
+        use advmix_protocol::FinalAttack;
+        match attack {
+            FinalAttack::None => None,
+            FinalAttack::Pgd => Some(Suite::Pgd),
+            FinalAttack::AaFast => Some(Suite::AaFast),
+            FinalAttack::AaStandard => Some(Suite::AaStandard),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct AttackResult {
     pub attack: AttackName,
@@ -80,6 +95,26 @@ pub struct Report {
     pub clean_acc: f64,
     pub robust_acc: f64,
     pub attacks: Vec<AttackResult>,
+}
+
+impl Report {
+    /// The `eval` event for this report.
+    pub fn to_event(&self, suite: Suite, checkpoint: String, epoch: Option<u32>) -> EvalReport {
+        EvalReport {
+            checkpoint,
+            epoch,
+            suite: suite.as_str().to_owned(),
+            epsilon: self.epsilon,
+            n: self.n,
+            clean_acc: self.clean_acc,
+            robust_acc: self.robust_acc,
+            attacks: self
+                .attacks
+                .iter()
+                .map(|a| EvalAttack { attack: a.attack.as_str().to_owned(), points: a.points, robust_acc: a.robust_acc, seconds: a.seconds })
+                .collect(),
+        }
+    }
 }
 
 /// Progress after each attack: (attack index from 1, attacks in all, points

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use advmix_protocol::events::{
-    Checkpoint, CheckpointKind, EpochMetrics, Finished, Samples as SamplesEvent, Started,
+    Checkpoint, CheckpointKind, EpochMetrics, EvalProgress, Finished, Samples as SamplesEvent, Started,
 };
 use advmix_protocol::rng::SplitMix64;
 use advmix_protocol::{ADVMIX_VERSION, Event, RunConfig};
@@ -23,6 +23,7 @@ use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
 
 use crate::attacks::Pgd;
+use crate::attacks::autoattack::{self, Suite};
 use crate::checkpoint::{self, CheckpointError};
 use crate::data::{self, Data};
 use crate::device::device_name;
@@ -113,6 +114,7 @@ const SLOT_PERMUTATION: u64 = u64::MAX;
 const SLOT_EVAL: u64 = u64::MAX - 1;
 const SLOT_SUBSET: u64 = u64::MAX - 2;
 const SLOT_INIT: u64 = u64::MAX - 3;
+const SLOT_FINAL_ATTACK: u64 = u64::MAX - 4;
 
 fn ckpt_path(run_dir: &Path, file: &str) -> PathBuf {
     run_dir.join(CHECKPOINT_DIR).join(file)
@@ -279,6 +281,17 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
         }
 
         if pos.epoch == config.epochs {
+            let suite = Suite::for_final(config.eval.final_attack).filter(|_| !stop.requested());
+            if let Some(suite) = suite {
+                // The same seeded order as the per-epoch subset, so the two
+                // share their first points.
+                let n_final = config.eval.final_n.resolve(data.test.len());
+                let final_set = eval::subset(&data.test, n_final, derive_seed(config.seed, 0, SLOT_SUBSET));
+                tch::manual_seed(derive_seed(config.seed, epoch, SLOT_FINAL_ATTACK));
+                let report = with_autocast(config.bf16 && device.is_cuda(), || final_attack(&net, &final_set, config.epsilon, suite, &mut sink))?;
+                let checkpoint = format!("{CHECKPOINT_DIR}/last.safetensors");
+                sink.emit(Event::Eval(report.to_event(suite, checkpoint, Some(pos.epoch))))?;
+            }
             let finished = Finished {
                 best_robust_acc: pos.best_robust_acc,
                 best_epoch: pos.best_epoch,
@@ -329,6 +342,32 @@ fn accumulate(totals: &Totals, net: &impl ModuleT, step: &methods::Step, x: &Ten
 }
 
 pub const METADATA_KEY: &str = "advmix";
+
+/// `eval.final_attack` on the final weights, over the per-epoch evaluation
+/// subset, with an `eval_progress` event after each attack.
+fn final_attack(
+    net: &impl ModuleT,
+    eval_set: &data::Split,
+    epsilon: f64,
+    suite: Suite,
+    sink: &mut EventSink,
+) -> Result<autoattack::Report, TrainError> {
+    let names = suite.attacks();
+    let mut failed = None;
+    let mut progress = |index: usize, of: usize, robust_left: i64| {
+        let attack = names[index - 1].as_str();
+        eprintln!("final {} ({index}/{of}) {attack}: {robust_left} points still robust", suite.as_str());
+        let event = Event::EvalProgress(EvalProgress { attack: attack.to_owned(), index: index as u32, of: of as u32, robust_left });
+        if let Err(e) = sink.emit(event) {
+            failed.get_or_insert(e);
+        }
+    };
+    let report = autoattack::evaluate(net, &eval_set.images, &eval_set.labels, epsilon, suite, EVAL_BATCH, &mut progress);
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(report),
+    }
+}
 
 fn model_metadata(pos: &Position, kind: CheckpointKind) -> HashMap<String, String> {
     let info = serde_json::json!({

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use advmix_protocol::{Dataset, Method, Model, RunConfig};
+use advmix_protocol::{Dataset, FinalAttack, Method, Model, RunConfig};
 use advmix_protocol::config::{EvalSize, LrSchedule};
 use advmix_trainer::data::{self, Data, Split};
 use tch::Device;
@@ -28,6 +28,8 @@ pub fn small_config(method: Method, epochs: u32) -> RunConfig {
     c.eval.n = EvalSize::Count(200);
     c.eval.pgd_steps = 5;
     c.eval.pgd_step = 0.03;
+    // Tests that want the final AutoAttack stage turn it on.
+    c.eval.final_attack = FinalAttack::None;
     c
 }
 
@@ -49,6 +51,11 @@ pub fn head(data: &Data, n: i64) -> Data {
 /// ERM on digits for a few quick epochs: accurate, and not robust. The
 /// attack tests share it as their victim.
 pub fn erm_model() -> (tch::nn::VarStore, advmix_trainer::models::Net, Data) {
+    trained_model(Method::Erm)
+}
+
+/// `method` (small_config's ε and steps) on digits for 5 quick epochs.
+pub fn trained_model(method: Method) -> (tch::nn::VarStore, advmix_trainer::models::Net, Data) {
     use advmix_trainer::models::{self, Normalization};
     use advmix_trainer::optim::Sgd;
     use advmix_trainer::schedule::learning_rate;
@@ -56,7 +63,7 @@ pub fn erm_model() -> (tch::nn::VarStore, advmix_trainer::models::Net, Data) {
 
     tch::manual_seed(0);
     let data = digits();
-    let config = small_config(Method::Erm, 2);
+    let config = small_config(method, 2);
     let vs = tch::nn::VarStore::new(Device::Cpu);
     let norm = Normalization { mean: data.mean, std: data.std };
     let net = models::build(&vs.root(), config.model, 0, 0, 10, norm);
