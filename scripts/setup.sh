@@ -24,6 +24,31 @@ apt_install() {
 
 command -v cargo >/dev/null || die "cargo not found: install Rust from https://rustup.rs and run this again"
 
+# --- front-end libraries (npm) ----------------------------------------------
+# The server embeds uPlot from node_modules at compile time (server/build.rs);
+# the browser test (server/tests/browser.rs) drives Chromium with playwright-core.
+if [[ ! -d node_modules/uplot || package-lock.json -nt node_modules/.package-lock.json ]] \
+    || [[ $MODE == test && ! -d node_modules/playwright-core ]]; then
+    if ! command -v npm >/dev/null; then
+        { apt_install nodejs npm && command -v npm >/dev/null; } \
+            || die "npm not found: install Node.js 18+ with npm and run this again"
+    fi
+    say "installing the front-end libraries from package-lock.json into node_modules"
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+else
+    say "front-end libraries already in node_modules"
+fi
+
+# --- Chromium, for the browser test -----------------------------------------
+# playwright-core drives the system Chromium; it never downloads a browser.
+if [[ $MODE == test ]]; then
+    if [[ -x /usr/bin/chromium ]]; then
+        say "chromium already in /usr/bin"
+    elif ! apt_install chromium chromium-driver; then
+        say "warning: could not install Debian's chromium and chromium-driver; the browser test needs /usr/bin/chromium"
+    fi
+fi
+
 # --- libtorch ---------------------------------------------------------------
 torch_ok() {
     "$VENV/bin/python" - "$TORCH_VERSION" <<'PY' 2>/dev/null

@@ -4,7 +4,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
-use crate::api::{archive, events, files, health, metrics, runs, sweeps};
+use crate::api::{archive, evals, events, files, health, metrics, runs, samples, series, sweeps};
 use crate::state::AppState;
 use crate::{auth, csrf, pages, static_files};
 
@@ -25,17 +25,36 @@ pub fn app(state: AppState) -> Router {
         .route("/runs/{id}/metrics.csv", get(metrics::csv))
         .route("/runs/{id}/checkpoints", get(files::list))
         .route("/runs/{id}/log", get(files::log))
+        .route("/runs/{id}/samples", get(samples::list))
+        .route("/runs/{id}/samples/{sample}", get(samples::image))
         .route("/runs/{id}/archive", get(archive::download))
         .route("/runs/{id}/events", get(events::run))
         .route("/checkpoints/{id}/download", get(files::download))
+        .route("/checkpoints/{id}/evaluate", post(evals::create))
+        .route("/runs/{id}/evals", get(evals::for_run))
+        .route("/evals/{id}", get(evals::get))
+        .route("/series", get(series::get))
         .route("/events", get(events::all));
     // Pages: one route block per page module, each with its form actions.
     let pages = Router::new()
         .route("/", get(pages::home::show))
-        .route("/login", get(auth::login_form).post(auth::login))
+        .route("/launch", get(pages::launch::show).post(pages::launch::submit))
+        .route("/launch/preview", post(pages::launch::preview))
+        .route("/compare", get(pages::compare::show))
+        .route("/compare.csv", get(pages::compare::csv))
+        .route("/sweeps/{id}", get(pages::sweep::show))
+        .route("/runs/{id}", get(pages::run::show))
+        .route("/runs/{id}/stop", post(pages::run::actions::stop))
+        .route("/runs/{id}/resume", post(pages::run::actions::resume))
+        .route("/runs/{id}/rerun", post(pages::run::actions::rerun))
+        .route("/runs/{id}/delete", post(pages::run::actions::delete))
+        .route("/runs/{id}/annotate", post(pages::run::actions::annotate))
+        .route("/checkpoints/{id}/evaluate", post(pages::run::actions::evaluate))
         .layer(middleware::from_fn(csrf::ensure));
     Router::new()
         .merge(pages)
+        // Outside the CSRF layer: the login form sets only the session cookie.
+        .route("/login", get(auth::login_form).post(auth::login))
         .route("/healthz", get(health::check))
         .route("/static/{file}", get(static_files::serve))
         .nest("/api/v1", api)

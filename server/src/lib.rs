@@ -15,6 +15,7 @@ pub mod compute;
 pub mod csrf;
 pub mod db;
 pub mod error;
+pub mod evals;
 pub mod executor;
 pub mod ingest;
 pub mod pages;

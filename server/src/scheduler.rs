@@ -3,7 +3,9 @@
 //! Slots are fixed at start-up from the trainer's `doctor` report: each GPU
 //! times `runs_per_gpu`, or `cpu_slots` CPU slots when there is no GPU. Each
 //! started run gets a supervisor task (`supervisor.rs`) that follows it and
-//! frees its slot when it ends.
+//! frees its slot when it ends. Evaluation jobs (`evals/job.rs`) share the
+//! slots and go before queued runs: someone is waiting on them, and they are
+//! short next to a training run.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +18,7 @@ use tokio::sync::{Mutex, Notify, watch};
 
 use crate::executor::{Executor, Launch};
 use crate::ingest::Broadcast;
-use crate::{store, supervisor};
+use crate::{evals, store, supervisor};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Slot {
@@ -42,8 +44,8 @@ pub struct Scheduler {
     pub db: SqlitePool,
     pub executor: Arc<dyn Executor>,
     pub slots: Vec<Slot>,
-    /// The run in each slot.
-    busy: Mutex<Vec<Option<i64>>>,
+    /// What occupies each slot.
+    busy: Mutex<Vec<Option<Job>>>,
     wake: Notify,
     pub events: Broadcast,
     pub data_dir: PathBuf,
@@ -56,6 +58,13 @@ pub struct Scheduler {
     pub poll: Duration,
     /// Supervisor tasks, so that shutdown can wait for them to settle.
     tasks: Mutex<tokio::task::JoinSet<()>>,
+}
+
+/// What a slot is busy with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Job {
+    Run(i64),
+    Eval(i64),
 }
 
 pub struct SchedulerConfig {
@@ -95,6 +104,19 @@ impl Scheduler {
         run_dir(&self.data_dir, run_id)
     }
 
+    /// How run `run_id` is launched on `device`: its files and directories.
+    pub fn launch(&self, run_id: i64, device: &str, resume: bool) -> Launch {
+        let run_dir = self.run_dir(run_id);
+        Launch {
+            run_id,
+            config: run_dir.join("run.json"),
+            run_dir,
+            datasets: self.data_dir.join("datasets"),
+            device: device.to_owned(),
+            resume,
+        }
+    }
+
     /// Asks the loop to look at the queue now (a run was queued or ended).
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -105,6 +127,9 @@ impl Scheduler {
     pub async fn run(self: Arc<Self>) {
         if let Err(e) = supervisor::recover(&self).await {
             tracing::error!(error = %e, "recovering running runs failed");
+        }
+        if let Err(e) = evals::job::recover(&self).await {
+            tracing::error!(error = %e, "settling evaluations left running failed");
         }
         let mut shutdown = self.shutdown.clone();
         loop {
@@ -128,7 +153,7 @@ impl Scheduler {
             .and_then(|name| self.slots.iter().position(|s| s.name == name))
             .filter(|&i| busy[i].is_none())
             .or_else(|| busy.iter().position(Option::is_none))?;
-        busy[index] = Some(run_id);
+        busy[index] = Some(Job::Run(run_id));
         Some(index)
     }
 
@@ -140,12 +165,16 @@ impl Scheduler {
     async fn fill_slots(self: &Arc<Self>) -> anyhow::Result<()> {
         while self.accepting.load(Ordering::SeqCst) && !self.shutting_down() {
             let Some(index) = self.busy.lock().await.iter().position(Option::is_none) else { return Ok(()) };
+            if let Some(job) = evals::next_queued(&self.db).await? {
+                self.start_eval(index, &job).await?;
+                continue;
+            }
             let Some(run) = store::next_queued(&self.db).await? else { return Ok(()) };
             let slot = &self.slots[index];
             if !store::claim(&self.db, run.id, &slot.name, &slot.device).await? {
                 continue;
             }
-            self.busy.lock().await[index] = Some(run.id);
+            self.busy.lock().await[index] = Some(Job::Run(run.id));
             if let Err(e) = self.start(index, &run).await {
                 tracing::error!(run = run.id, error = %e, "cannot start run");
                 store::mark_ended(&self.db, run.id, "failed", None, Some(&format!("cannot start the trainer: {e}"))).await?;
@@ -155,20 +184,26 @@ impl Scheduler {
         Ok(())
     }
 
+    async fn start_eval(self: &Arc<Self>, index: usize, job: &evals::QueuedEval) -> anyhow::Result<()> {
+        let slot = &self.slots[index];
+        if !evals::claim(&self.db, job.id, &slot.name, &slot.device).await? {
+            return Ok(());
+        }
+        self.busy.lock().await[index] = Some(Job::Eval(job.id));
+        if let Err(e) = evals::job::start(self, index, job).await {
+            tracing::error!(eval = job.id, error = %e, "cannot start evaluation");
+            evals::fail(&self.db, job.id, &format!("cannot start the evaluation: {e}")).await?;
+            self.busy.lock().await[index] = None;
+        }
+        Ok(())
+    }
+
     async fn start(self: &Arc<Self>, index: usize, run: &store::QueuedRun) -> anyhow::Result<()> {
         let slot = &self.slots[index];
         let run_dir = self.run_dir(run.id);
         std::fs::create_dir_all(&run_dir)?;
-        let config = run_dir.join("run.json");
-        std::fs::write(&config, &run.config)?;
-        let launch = Launch {
-            run_id: run.id,
-            run_dir: run_dir.clone(),
-            config,
-            datasets: self.data_dir.join("datasets"),
-            device: slot.device.clone(),
-            resume: run.resume,
-        };
+        let launch = self.launch(run.id, &slot.device, run.resume);
+        std::fs::write(&launch.config, &run.config)?;
         let started = self.executor.start(&launch)?;
         store::set_pid(&self.db, run.id, started.pid).await?;
         tracing::info!(run = run.id, slot = %slot.name, pid = started.pid, resume = run.resume, "run started");
@@ -199,7 +234,7 @@ impl Scheduler {
 
     /// The run occupying a slot, if any, with its slot index.
     pub async fn slot_of(&self, run_id: i64) -> Option<usize> {
-        self.busy.lock().await.iter().position(|r| *r == Some(run_id))
+        self.busy.lock().await.iter().position(|r| *r == Some(Job::Run(run_id)))
     }
 
     pub async fn busy_count(&self) -> usize {

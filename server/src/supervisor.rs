@@ -65,7 +65,7 @@ pub async fn supervise(
 }
 
 /// Waits up to `grace` for the process to end after SIGTERM, then kills it.
-async fn wait_for_exit(exit: Option<ExitFuture>, pid: u32, grace: Duration) -> Option<std::io::Result<Exit>> {
+pub(crate) async fn wait_for_exit(exit: Option<ExitFuture>, pid: u32, grace: Duration) -> Option<std::io::Result<Exit>> {
     match exit {
         Some(mut exit) => match tokio::time::timeout(grace, &mut exit).await {
             Ok(result) => Some(result),
@@ -103,7 +103,7 @@ fn terminal_event(events: &Path) -> Option<Event> {
     matches!(last.event, Event::Finished(_) | Event::Failed { .. } | Event::Stopped { .. }).then_some(last.event)
 }
 
-fn stderr_tail(run_dir: &Path) -> String {
+pub(crate) fn stderr_tail(run_dir: &Path) -> String {
     let text = std::fs::read_to_string(run_dir.join(executor::local::STDERR_LOG)).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(STDERR_TAIL_LINES)..].join("\n")

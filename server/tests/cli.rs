@@ -15,7 +15,7 @@ async fn tail_prints_a_run_live_until_it_ends(db: SqlitePool) {
     let (state, stop) = common::harness(db.clone(), compute, common::trainer_bin(), data.path(), 1);
     let config: RunConfig = serde_json::from_value(serde_json::json!({
         "method": "erm", "model": "small_cnn", "dataset": "digits", "epochs": 2,
-        "batch_size": 128, "samples_every": 0, "eval": {"n": 100, "pgd_steps": 2}
+        "batch_size": 128, "samples_every": 0, "eval": {"n": 100, "pgd_steps": 2, "final_attack": "none"}
     }))
     .unwrap();
     let mut tx = db.begin().await.unwrap();

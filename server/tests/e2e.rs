@@ -30,7 +30,7 @@ const SWEEP: &str = "
 name: e2e
 method: grid
 base: {model: small_cnn, dataset: digits, epochs: 2, batch_size: 128, samples_every: 0,
-       eval: {n: 100, pgd_steps: 2}}
+       eval: {n: 100, pgd_steps: 2, final_attack: aa-fast, final_n: 30}}
 parameters:
   method: {values: [erm, aom]}
   aom.steps: {value: 2}
@@ -120,6 +120,55 @@ async fn a_two_run_sweep_trains_and_its_results_match_the_event_files(db: Sqlite
 
     let detail = json(&state, &format!("/api/v1/sweeps/{}", sweep["id"])).await;
     assert_eq!((detail["status"].as_str(), detail["succeeded"].as_i64()), (Some("done"), Some(2)));
+
+    // The final stage (aa-fast by default) ran on the last weights of each run.
+    for run in &runs {
+        let id = run["id"].as_i64().unwrap();
+        let evals = json(&state, &format!("/api/v1/runs/{id}/evals")).await;
+        let evals = evals.as_array().unwrap();
+        assert_eq!(evals.len(), 1, "{evals:?}");
+        let e = &evals[0];
+        assert_eq!((e["source"].as_str(), e["suite"].as_str(), e["status"].as_str(), e["epoch"].as_i64()), (Some("final"), Some("aa-fast"), Some("succeeded"), Some(2)));
+        assert_eq!(e["attacks"].as_array().unwrap().len(), 2);
+        let detail = json(&state, &format!("/api/v1/runs/{id}")).await;
+        assert_eq!(detail["autoattack_acc"], e["robust_acc"]);
+        assert!(e["robust_acc"].as_f64().unwrap() <= detail["final_robust_acc"].as_f64().unwrap() + 0.05);
+    }
+
+    // An evaluation job on a checkpoint runs in a scheduler slot and reports
+    // its progress as it goes.
+    let id = runs[1]["id"].as_i64().unwrap();
+    let mut live = state.events.subscribe();
+    let checkpoints = json(&state, &format!("/api/v1/runs/{id}/checkpoints")).await;
+    let best = checkpoints.as_array().unwrap().iter().find(|c| c["kind"] == "best").unwrap()["id"].clone();
+    let body = r#"{"attack": "aa-fast", "n": 40}"#;
+    let (status, body) = call(&state, "POST", &format!("/api/v1/checkpoints/{best}/evaluate"), body, "application/json").await;
+    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
+    let queued: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((queued["status"].as_str(), queued["source"].as_str()), (Some("queued"), Some("job")));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    let job = loop {
+        let job = json(&state, &format!("/api/v1/evals/{}", queued["id"])).await;
+        if job["status"] == "succeeded" {
+            break job;
+        }
+        assert_ne!(job["status"], "failed", "{job}");
+        assert!(tokio::time::Instant::now() < deadline, "the evaluation did not finish: {job}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!((job["n"].as_i64(), job["suite"].as_str()), (Some(40), Some("aa-fast")));
+    assert!(job["slot"].as_str().unwrap().starts_with("cpu/"));
+    let mut seen = Vec::new();
+    while let Ok(event) = live.try_recv() {
+        if event.run_id == id {
+            seen.push(match event.line.event {
+                Event::EvalProgress(p) => format!("{} {}/{}", p.attack, p.index, p.of),
+                Event::Eval(r) => format!("eval {}", r.suite),
+                _ => continue,
+            });
+        }
+    }
+    assert_eq!(seen, ["apgd-ce 1/2", "apgd-t 2/2", "eval aa-fast"]);
 
     // The artifacts as one archive.
     let id = runs[0]["id"].as_i64().unwrap();

@@ -5,7 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use advmix_protocol::events::{Checkpoint, CheckpointKind, EpochMetrics, Finished, Samples, Started};
+use advmix_protocol::events::{
+    Checkpoint, CheckpointKind, EpochMetrics, EvalAttack, EvalProgress, EvalReport, Finished, Samples, Started,
+};
 use advmix_protocol::{Event, EventLine, RunConfig};
 use advmix_server::ingest::{self, FollowEnd, IngestError, TerminalKind};
 use sqlx::SqlitePool;
@@ -429,4 +431,84 @@ async fn twenty_thousand_epochs_ingest_in_one_go(db: SqlitePool) {
     let stored = dump(&db, run_id).await;
     assert_eq!(stored.run, (20_000, Some(0.999), Some(999), Some(0.5), Some(0.0), None, file_len(&dir.events)));
     assert_eq!(stored.epochs[19_999].0, 20_000);
+}
+
+// --- The final evaluation stage ----------------------------------------------
+
+fn eval_progress(attack: &str, index: u32, robust_left: i64) -> String {
+    line(1010.0, Event::EvalProgress(EvalProgress { attack: attack.into(), index, of: 2, robust_left }))
+}
+
+fn eval_report(robust_acc: f64) -> String {
+    let attack = |attack: &str, points, robust_acc| EvalAttack { attack: attack.into(), points, robust_acc, seconds: 1.5 };
+    line(
+        1011.0,
+        Event::Eval(EvalReport {
+            checkpoint: "checkpoints/last.safetensors".into(),
+            epoch: Some(4),
+            suite: "aa-fast".into(),
+            epsilon: 0.03,
+            n: 100,
+            clean_acc: 0.8,
+            robust_acc,
+            attacks: vec![attack("apgd-ce", 80, 0.4), attack("apgd-t", 40, robust_acc)],
+        }),
+    )
+}
+
+type EvalDump = (String, String, Option<i64>, String, Option<f64>, Option<i64>, Option<String>);
+
+async fn evals_of(db: &SqlitePool, run_id: i64) -> Vec<EvalDump> {
+    sqlx::query_as(
+        "SELECT e.source, e.suite, e.epoch, e.status, e.robust_acc, e.robust_left, c.kind
+         FROM evals e LEFT JOIN checkpoints c ON c.id = e.checkpoint_id WHERE e.run_id = ? ORDER BY e.id",
+    )
+    .bind(run_id)
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+async fn autoattack(db: &SqlitePool, run_id: i64) -> (Option<f64>, Option<i64>) {
+    sqlx::query_as("SELECT autoattack_acc, autoattack_epoch FROM runs WHERE id = ?").bind(run_id).fetch_one(db).await.unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_final_attack_is_stored_against_the_last_checkpoint_and_sets_the_autoattack_column(db: SqlitePool) {
+    let run_id = insert_run(&db).await;
+    sqlx::query("UPDATE runs SET config = '{\"epsilon\": 0.03}' WHERE id = ?").bind(run_id).execute(&db).await.unwrap();
+    let dir = run_dir();
+    let mut lines = epochs_1_to_3();
+    lines.extend(epoch_4_and_finished().into_iter().take(4));
+    lines.push(eval_progress("apgd-ce", 1, 40));
+    append(&dir.events, &lines.concat());
+    ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap();
+    let running = evals_of(&db, run_id).await;
+    assert_eq!(running, [("final".into(), "aa-fast".into(), Some(4), "running".into(), None, Some(40), Some("last".into()))]);
+    assert_eq!(autoattack(&db, run_id).await, (None, None), "nothing until the report");
+
+    append(&dir.events, &[eval_progress("apgd-t", 2, 31), eval_report(0.31), finished()].concat());
+    ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap();
+    let done = evals_of(&db, run_id).await;
+    assert_eq!(done, [("final".into(), "aa-fast".into(), Some(4), "succeeded".into(), Some(0.31), None, Some("last".into()))]);
+    assert_eq!(autoattack(&db, run_id).await, (Some(0.31), Some(4)));
+
+    // A replay from the start gives the same single row.
+    set_offset(&db, run_id, 0).await;
+    sqlx::query("DELETE FROM evals").execute(&db).await.unwrap();
+    ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap();
+    ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap();
+    assert_eq!(evals_of(&db, run_id).await, done);
+    assert_eq!(autoattack(&db, run_id).await, (Some(0.31), Some(4)));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn autoattack_at_another_epsilon_does_not_count_as_the_runs(db: SqlitePool) {
+    let run_id = insert_run(&db).await;
+    sqlx::query("UPDATE runs SET config = '{\"epsilon\": 0.1}' WHERE id = ?").bind(run_id).execute(&db).await.unwrap();
+    let dir = run_dir();
+    append(&dir.events, &[full_run(), vec![eval_report(0.2)]].concat().concat());
+    ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap();
+    assert_eq!(evals_of(&db, run_id).await.len(), 1);
+    assert_eq!(autoattack(&db, run_id).await, (None, None), "the report was at ε=0.03, the run's ε is 0.1");
 }

@@ -13,7 +13,7 @@ use sqlx::SqlitePool;
 fn config(epochs: u32) -> RunConfig {
     let mut c: RunConfig = serde_json::from_value(serde_json::json!({
         "method": "erm", "model": "small_cnn", "dataset": "digits", "epochs": epochs,
-        "batch_size": 128, "samples_every": 0, "eval": {"n": 100, "pgd_steps": 2}
+        "batch_size": 128, "samples_every": 0, "eval": {"n": 100, "pgd_steps": 2, "final_attack": "none"}
     }))
     .unwrap();
     c.seed = 7;

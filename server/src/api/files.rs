@@ -29,11 +29,15 @@ pub struct CheckpointRow {
 
 pub async fn list(State(db): State<SqlitePool>, Path(id): Path<i64>) -> Result<Json<Vec<CheckpointRow>>, AppError> {
     runs::fetch(&db, id).await?;
-    let rows = sqlx::query_as("SELECT id, epoch, kind, path, bytes, sha256 FROM checkpoints WHERE run_id = ? ORDER BY epoch, kind")
-        .bind(id)
-        .fetch_all(&db)
-        .await?;
-    Ok(Json(rows))
+    Ok(Json(of_run(&db, id).await?))
+}
+
+/// A run's checkpoints, as the API lists them (the run page shows the same).
+pub async fn of_run(db: &SqlitePool, run_id: i64) -> Result<Vec<CheckpointRow>, AppError> {
+    Ok(sqlx::query_as("SELECT id, epoch, kind, path, bytes, sha256 FROM checkpoints WHERE run_id = ? ORDER BY epoch, kind")
+        .bind(run_id)
+        .fetch_all(db)
+        .await?)
 }
 
 pub async fn download(

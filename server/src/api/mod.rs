@@ -1,11 +1,14 @@
 //! JSON endpoints under `/api/v1`, documented in `docs/api.md`.
 
 pub mod archive;
+pub mod evals;
 pub mod events;
 pub mod files;
 pub mod health;
 pub mod metrics;
 pub mod runs;
+pub mod samples;
+pub mod series;
 pub mod sweeps;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use advmix_protocol::RunConfig;
+use advmix_protocol::{FieldError, RunConfig};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -19,15 +19,16 @@ use crate::store;
 const RUN_COLUMNS: &str = "r.id, r.sweep_id, r.name, r.status, r.method, r.dataset, r.model, r.epochs, r.epochs_done,
     r.priority, r.slot, r.device, r.pid, r.attempt, r.created_at, r.started_at, r.finished_at, r.exit_code,
     r.error, r.note, r.params, r.best_robust_acc, r.best_epoch, r.final_clean_acc, r.final_robust_acc,
-    r.autoattack_acc, (SELECT group_concat(tag, ',') FROM run_tags t WHERE t.run_id = r.id) AS tags";
+    r.autoattack_acc, r.autoattack_epoch, (SELECT group_concat(tag, ',') FROM run_tags t WHERE t.run_id = r.id) AS tags";
 
 /// Sortable columns, by their API names; anything else is refused.
-const SORTABLE: &[&str] = &[
+pub const SORTABLE: &[&str] = &[
     "id", "name", "status", "method", "dataset", "model", "epochs_done", "priority", "created_at",
-    "best_robust_acc", "final_clean_acc", "final_robust_acc", "autoattack_acc",
+    "best_robust_acc", "final_clean_acc", "final_robust_acc", "autoattack_acc", "sweep_id",
 ];
-const STATUSES: &[&str] = &["queued", "running", "succeeded", "failed", "stopped", "lost"];
+pub const STATUSES: &[&str] = &["queued", "running", "succeeded", "failed", "stopped", "lost"];
 pub const MAX_PER_PAGE: i64 = 500;
+pub const DEFAULT_PER_PAGE: i64 = 50;
 
 #[derive(Serialize, sqlx::FromRow)]
 pub struct RunSummary {
@@ -58,6 +59,8 @@ pub struct RunSummary {
     pub final_clean_acc: Option<f64>,
     pub final_robust_acc: Option<f64>,
     pub autoattack_acc: Option<f64>,
+    /// The epoch of the weights behind `autoattack_acc`.
+    pub autoattack_epoch: Option<i64>,
     #[serde(serialize_with = "tag_list")]
     pub tags: Option<String>,
 }
@@ -72,19 +75,62 @@ fn tag_list<S: serde::Serializer>(tags: &Option<String>, s: S) -> Result<S::Ok, 
     list.serialize(s)
 }
 
-#[derive(Deserialize)]
+/// The run list's filters, sort and page: the API's query string, and what
+/// the Runs page builds from its form.
+#[derive(Deserialize, Default, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    status: Option<String>,
-    sweep: Option<i64>,
-    method: Option<String>,
-    tag: Option<String>,
+    pub status: Option<String>,
+    pub sweep: Option<i64>,
+    pub method: Option<String>,
+    pub tag: Option<String>,
     /// Free text, matched against the name and the note.
-    q: Option<String>,
-    sort: Option<String>,
-    order: Option<String>,
-    page: Option<i64>,
-    per_page: Option<i64>,
+    pub q: Option<String>,
+    pub sort: Option<String>,
+    pub order: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+impl ListQuery {
+    pub fn sort(&self) -> &str {
+        self.sort.as_deref().unwrap_or("id")
+    }
+
+    pub fn descending(&self) -> bool {
+        self.order.as_deref() != Some("asc")
+    }
+
+    pub fn page(&self) -> i64 {
+        self.page.unwrap_or(1)
+    }
+
+    pub fn per_page(&self) -> i64 {
+        self.per_page.unwrap_or(DEFAULT_PER_PAGE)
+    }
+
+    /// Every problem with the query, each at its parameter, so that a form
+    /// can point at all of them at once.
+    pub fn problems(&self) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        let mut problem = |field: &str, message: String| problems.push(FieldError { field: field.to_owned(), message });
+        if let Some(status) = self.status.as_deref().filter(|s| !STATUSES.contains(s)) {
+            problem("status", format!("unknown status `{status}`; use one of {}", STATUSES.join(", ")));
+        }
+        if !SORTABLE.contains(&self.sort()) {
+            problem("sort", format!("cannot sort by `{}`; use one of {}", self.sort(), SORTABLE.join(", ")));
+        }
+        if let Some(other) = self.order.as_deref().filter(|o| !matches!(*o, "asc" | "desc")) {
+            problem("order", format!("`{other}` is not asc or desc"));
+        }
+        if !(1..=MAX_PER_PAGE).contains(&self.per_page()) {
+            problem("per_page", format!("must be between 1 and {MAX_PER_PAGE}"));
+        }
+        if self.page() < 1 {
+            problem("page", "pages count from 1".to_owned());
+        }
+        problems
+    }
 }
 
 /// Adds the list filters to a query that already has a WHERE clause.
@@ -108,42 +154,32 @@ fn push_filters(qb: &mut QueryBuilder<Sqlite>, q: &ListQuery) {
     }
 }
 
-pub async fn list(State(db): State<SqlitePool>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>, AppError> {
-    if let Some(status) = q.status.as_deref().filter(|s| !STATUSES.contains(s)) {
-        return Err(AppError::field("status", format!("unknown status `{status}`; use one of {}", STATUSES.join(", "))));
+/// One page of the run list and how many runs match in all. The API and the
+/// Runs page both list through this, so they filter and order alike.
+pub async fn query(db: &SqlitePool, q: &ListQuery) -> Result<(i64, Vec<RunSummary>), AppError> {
+    let problems = q.problems();
+    if !problems.is_empty() {
+        return Err(AppError::Invalid(problems));
     }
-    let sort = q.sort.as_deref().unwrap_or("id");
-    if !SORTABLE.contains(&sort) {
-        return Err(AppError::field("sort", format!("cannot sort by `{sort}`; use one of {}", SORTABLE.join(", "))));
-    }
-    let descending = match q.order.as_deref() {
-        None | Some("desc") => true,
-        Some("asc") => false,
-        Some(other) => return Err(AppError::field("order", format!("`{other}` is not asc or desc"))),
-    };
-    let per_page = q.per_page.unwrap_or(50);
-    if !(1..=MAX_PER_PAGE).contains(&per_page) {
-        return Err(AppError::field("per_page", format!("must be between 1 and {MAX_PER_PAGE}")));
-    }
-    let page = q.page.unwrap_or(1);
-    if page < 1 {
-        return Err(AppError::field("page", "pages count from 1"));
-    }
-
     let mut count = QueryBuilder::new("SELECT count(*) FROM runs r WHERE 1 = 1");
-    push_filters(&mut count, &q);
-    let total: i64 = count.build_query_scalar().fetch_one(&db).await?;
+    push_filters(&mut count, q);
+    let total: i64 = count.build_query_scalar().fetch_one(db).await?;
 
     let mut select = QueryBuilder::new(format!("SELECT {RUN_COLUMNS} FROM runs r WHERE 1 = 1"));
-    push_filters(&mut select, &q);
+    push_filters(&mut select, q);
     // `sort` is one of SORTABLE, so it is safe to splice. NULLs (no result
     // yet) last either way; written as NULLS LAST, not `x IS NULL`, so that
     // an index on the column can serve the order without a sort.
-    let direction = if descending { "DESC" } else { "ASC" };
-    select.push(format!(" ORDER BY r.{sort} {direction} NULLS LAST, r.id {direction} LIMIT "));
-    select.push_bind(per_page).push(" OFFSET ").push_bind((page - 1) * per_page);
-    let runs: Vec<RunSummary> = select.build_query_as().fetch_all(&db).await?;
-    Ok(Json(json!({ "runs": runs, "total": total, "page": page, "per_page": per_page })))
+    let direction = if q.descending() { "DESC" } else { "ASC" };
+    select.push(format!(" ORDER BY r.{} {direction} NULLS LAST, r.id {direction} LIMIT ", q.sort()));
+    select.push_bind(q.per_page()).push(" OFFSET ").push_bind((q.page() - 1) * q.per_page());
+    let runs: Vec<RunSummary> = select.build_query_as().fetch_all(db).await?;
+    Ok((total, runs))
+}
+
+pub async fn list(State(db): State<SqlitePool>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>, AppError> {
+    let (total, runs) = query(&db, &q).await?;
+    Ok(Json(json!({ "runs": runs, "total": total, "page": q.page(), "per_page": q.per_page() })))
 }
 
 pub async fn fetch(db: &SqlitePool, id: i64) -> Result<RunSummary, AppError> {
@@ -152,6 +188,15 @@ pub async fn fetch(db: &SqlitePool, id: i64) -> Result<RunSummary, AppError> {
         .fetch_optional(db)
         .await?
         .ok_or(AppError::NotFound)
+}
+
+/// Every run of a sweep, in id order: the sweep page ranks and groups all of
+/// them, so it cannot take one page of the list.
+pub async fn of_sweep(db: &SqlitePool, sweep_id: i64) -> Result<Vec<RunSummary>, AppError> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.sweep_id = ? ORDER BY r.id")))
+        .bind(sweep_id)
+        .fetch_all(db)
+        .await?)
 }
 
 pub async fn get(State(db): State<SqlitePool>, Path(id): Path<i64>) -> Result<Json<Value>, AppError> {
@@ -233,15 +278,22 @@ pub async fn stop(
     State(scheduler): State<Arc<Scheduler>>,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, AppError> {
-    let run = fetch(&db, id).await?;
+    let status = stop_run(&db, &scheduler, id).await?;
+    Ok(Json(json!({ "status": status })))
+}
+
+/// The core of `stop`, shared with the run page's form: `stopped` for a run
+/// taken out of the queue, `stopping` for a trainer that was signalled.
+pub async fn stop_run(db: &SqlitePool, scheduler: &Scheduler, id: i64) -> Result<&'static str, AppError> {
+    let run = fetch(db, id).await?;
     match run.status.as_str() {
         "queued" => {
             // Only if still queued: the scheduler may have claimed it meanwhile.
-            let dequeued = store::stop_queued(&db, id).await?;
+            let dequeued = store::stop_queued(db, id).await?;
             if !dequeued {
                 return Err(AppError::Conflict(format!("run {id} just started; stop it again to stop the trainer")));
             }
-            Ok(Json(json!({ "status": "stopped" })))
+            Ok("stopped")
         }
         "running" => {
             let pid = run.pid.and_then(|p| u32::try_from(p).ok()).ok_or_else(|| {
@@ -256,7 +308,7 @@ pub async fn stop(
                     executor::signal(pid, libc::SIGKILL);
                 }
             });
-            Ok(Json(json!({ "status": "stopping" })))
+            Ok("stopping")
         }
         other => Err(AppError::Conflict(format!("run {id} is {other}; only queued or running runs can be stopped"))),
     }
@@ -278,16 +330,34 @@ pub async fn resume(
     State(scheduler): State<Arc<Scheduler>>,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, AppError> {
-    let run = fetch(&db, id).await?;
-    if !matches!(run.status.as_str(), "failed" | "stopped" | "lost") {
+    let from_checkpoint = resume_run(&db, &scheduler, id).await?;
+    Ok(Json(json!({ "status": "queued", "from_checkpoint": from_checkpoint })))
+}
+
+/// Whether a run in this status may be resumed.
+pub fn resumable_status(status: &str) -> bool {
+    matches!(status, "failed" | "stopped" | "lost")
+}
+
+/// Whether the next attempt of `id` would continue from its resume
+/// checkpoint rather than start over.
+pub fn has_resume_checkpoint(scheduler: &Scheduler, id: i64) -> bool {
+    scheduler.run_dir(id).join("checkpoints/resume.safetensors").exists()
+}
+
+/// The core of `resume`, shared with the run page's form; true when the
+/// run continues from its checkpoint.
+pub async fn resume_run(db: &SqlitePool, scheduler: &Scheduler, id: i64) -> Result<bool, AppError> {
+    let run = fetch(db, id).await?;
+    if !resumable_status(&run.status) {
         return Err(AppError::Conflict(format!(
             "run {id} is {}; only failed, stopped or lost runs can be resumed",
             run.status
         )));
     }
-    let resumable = scheduler.run_dir(id).join("checkpoints/resume.safetensors").exists();
-    requeue(&db, &scheduler, id, resumable).await?;
-    Ok(Json(json!({ "status": "queued", "from_checkpoint": resumable })))
+    let resumable = has_resume_checkpoint(scheduler, id);
+    requeue(db, scheduler, id, resumable).await?;
+    Ok(resumable)
 }
 
 /// A new run with the same config.
@@ -296,23 +366,29 @@ pub async fn rerun(
     State(scheduler): State<Arc<Scheduler>>,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    let run = fetch(&db, id).await?;
-    let config: String = sqlx::query_scalar("SELECT config FROM runs WHERE id = ?").bind(id).fetch_one(&db).await?;
+    let new_id = rerun_run(&db, &scheduler, id).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": new_id }))))
+}
+
+/// The core of `rerun`, shared with the run page's form; the new run's id.
+pub async fn rerun_run(db: &SqlitePool, scheduler: &Scheduler, id: i64) -> Result<i64, AppError> {
+    let run = fetch(db, id).await?;
+    let config: String = sqlx::query_scalar("SELECT config FROM runs WHERE id = ?").bind(id).fetch_one(db).await?;
     let config = parse_config(serde_json::from_str(&config).unwrap_or(Value::Null))?;
     let params = serde_json::from_str(&run.params).unwrap_or_default();
     let mut tx = db.begin().await?;
     let new_id = store::insert_run(&mut tx, run.sweep_id, &run.name, &config, &params, run.priority).await?;
     tx.commit().await?;
     scheduler.wake();
-    Ok((StatusCode::CREATED, Json(json!({ "id": new_id }))))
+    Ok(new_id)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Patch {
-    priority: Option<i64>,
-    note: Option<String>,
-    tags: Option<Vec<String>>,
+    pub priority: Option<i64>,
+    pub note: Option<String>,
+    pub tags: Option<Vec<String>>,
 }
 
 pub async fn patch(
@@ -320,7 +396,14 @@ pub async fn patch(
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<Patch>,
 ) -> Result<Json<RunSummary>, AppError> {
-    fetch(&db, id).await?;
+    patch_run(&db, id, &body).await?;
+    Ok(Json(fetch(&db, id).await?))
+}
+
+/// The core of `patch`, shared with the run page's form: checks every field
+/// given, then writes them together.
+pub async fn patch_run(db: &SqlitePool, id: i64, body: &Patch) -> Result<(), AppError> {
+    fetch(db, id).await?;
     if let Some(note) = &body.note
         && note.len() > 10_000
     {
@@ -349,7 +432,7 @@ pub async fn patch(
         }
     }
     tx.commit().await?;
-    Ok(Json(fetch(&db, id).await?))
+    Ok(())
 }
 
 /// Rows and files. A running run must be stopped first.
@@ -358,14 +441,20 @@ pub async fn delete(
     State(scheduler): State<Arc<Scheduler>>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
-    let run = fetch(&db, id).await?;
+    delete_run(&db, &scheduler, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The core of `delete`, shared with the run page's form.
+pub async fn delete_run(db: &SqlitePool, scheduler: &Scheduler, id: i64) -> Result<(), AppError> {
+    let run = fetch(db, id).await?;
     if run.status == "running" {
         return Err(AppError::Conflict(format!("run {id} is running; stop it before deleting it")));
     }
-    sqlx::query("DELETE FROM runs WHERE id = ?").bind(id).execute(&db).await?;
+    sqlx::query("DELETE FROM runs WHERE id = ?").bind(id).execute(db).await?;
     let dir = scheduler.run_dir(id);
     if dir.exists() {
         tokio::fs::remove_dir_all(&dir).await?;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, SqlitePool};
 
 use advmix_protocol::FieldError;
-use advmix_protocol::sweep::{SweepError, SweepMethod, SweepSpec};
+use advmix_protocol::sweep::{SweepError, SweepMethod, SweepRun, SweepSpec};
 
 use super::ApiBytes;
 use crate::error::AppError;
@@ -39,34 +39,60 @@ fn parse_spec(headers: &HeaderMap, body: &[u8]) -> Result<SweepSpec, AppError> {
 /// How many runs a spec makes and what varies, without creating anything.
 pub async fn preview(State(state): State<AppState>, headers: HeaderMap, ApiBytes(body): ApiBytes) -> Result<Json<Value>, AppError> {
     let spec = parse_spec(&headers, &body)?;
-    let runs = check_limit(&spec, state.max_sweep_runs)?;
-    // Expanding validates every config, so a preview that says OK means submit will work.
-    spec.expand(state.max_sweep_runs)?;
-    Ok(Json(json!({ "runs": runs, "varying": spec.varying(), "limit": state.max_sweep_runs })))
+    let runs = expand(&spec, state.max_sweep_runs)?;
+    Ok(Json(json!({ "runs": runs.len(), "varying": spec.varying(), "limit": state.max_sweep_runs })))
 }
 
-/// The run count, refused above the limit: at `count` for a random sweep (as
-/// expansion reports it), else at `parameters`.
-fn check_limit(spec: &SweepSpec, limit: usize) -> Result<usize, AppError> {
+/// Every run of `spec`, each config validated, or every problem. The API and
+/// the launch page both check through here, so a preview that says OK means
+/// the create will work, and both refuse the same specs with the same words.
+pub fn expand(spec: &SweepSpec, limit: usize) -> Result<Vec<SweepRun>, SweepError> {
     let runs = spec.run_count()?;
     if runs > limit {
         return Err(over_limit(spec, runs, limit));
     }
-    Ok(runs)
+    spec.expand(limit)
 }
 
-fn over_limit(spec: &SweepSpec, runs: usize, limit: usize) -> AppError {
+/// Refused at `count` for a random sweep (as expansion reports it), else at
+/// `parameters`.
+fn over_limit(spec: &SweepSpec, runs: usize, limit: usize) -> SweepError {
     let (field, fix) = if spec.method == SweepMethod::Random {
         ("count", "lower count")
     } else {
         ("parameters", "vary fewer parameters or values, or use method: random with a count")
     };
-    AppError::Invalid(vec![FieldError {
-        field: field.into(),
-        message: format!(
-            "this sweep makes {runs} runs, above the limit of {limit}: {fix}, or raise the server's --max-sweep-runs"
-        ),
-    }])
+    SweepError {
+        errors: vec![FieldError {
+            field: field.into(),
+            message: format!(
+                "this sweep makes {runs} runs, above the limit of {limit}: {fix}, or raise the server's --max-sweep-runs"
+            ),
+        }],
+    }
+}
+
+/// A stored sweep.
+pub struct Created {
+    pub id: i64,
+    pub name: String,
+}
+
+/// Stores the sweep and queues its runs, all or nothing, then wakes the scheduler.
+pub async fn insert(state: &AppState, spec: &SweepSpec, runs: &[SweepRun]) -> Result<Created, AppError> {
+    let name = spec.name.clone().unwrap_or_else(|| format!("sweep of {} runs", runs.len()));
+    let mut tx = state.db.begin().await?;
+    let id: i64 = sqlx::query_scalar("INSERT INTO sweeps (name, spec) VALUES (?, ?) RETURNING id")
+        .bind(&name)
+        .bind(serde_json::to_string(spec).expect("specs serialize"))
+        .fetch_one(&mut *tx)
+        .await?;
+    for run in runs {
+        store::insert_run(&mut tx, Some(id), &run.name, &run.config, &run.params, 0).await?;
+    }
+    tx.commit().await?;
+    state.scheduler.wake();
+    Ok(Created { id, name })
 }
 
 pub async fn create(
@@ -75,21 +101,9 @@ pub async fn create(
     ApiBytes(body): ApiBytes,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let spec = parse_spec(&headers, &body)?;
-    check_limit(&spec, state.max_sweep_runs)?;
-    let runs = spec.expand(state.max_sweep_runs)?;
-    let name = spec.name.clone().unwrap_or_else(|| format!("sweep of {} runs", runs.len()));
-    let mut tx = state.db.begin().await?;
-    let sweep_id: i64 = sqlx::query_scalar("INSERT INTO sweeps (name, spec) VALUES (?, ?) RETURNING id")
-        .bind(&name)
-        .bind(serde_json::to_string(&spec).expect("specs serialize"))
-        .fetch_one(&mut *tx)
-        .await?;
-    for run in &runs {
-        store::insert_run(&mut tx, Some(sweep_id), &run.name, &run.config, &run.params, 0).await?;
-    }
-    tx.commit().await?;
-    state.scheduler.wake();
-    Ok((StatusCode::CREATED, Json(json!({ "id": sweep_id, "name": name, "runs": runs.len() }))))
+    let runs = expand(&spec, state.max_sweep_runs)?;
+    let Created { id, name } = insert(&state, &spec, &runs).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id, "name": name, "runs": runs.len() }))))
 }
 
 #[derive(serde::Serialize, sqlx::FromRow)]

@@ -54,8 +54,35 @@ pub struct Started {
     pub activity: Arc<Notify>,
 }
 
+/// An evaluation job: `advmix-trainer eval` on one checkpoint.
+#[derive(Clone, Debug)]
+pub struct EvalLaunch {
+    pub eval_id: i64,
+    /// Holds the report and the job's stderr.log.
+    pub dir: PathBuf,
+    pub checkpoint: PathBuf,
+    pub suite: String,
+    pub n: i64,
+    pub epsilon: Option<f64>,
+    pub datasets: PathBuf,
+    pub device: String,
+}
+
+pub struct EvalStarted {
+    pub pid: u32,
+    pub exit: ExitFuture,
+    /// The job's event lines (its stdout), as they come.
+    pub lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
 pub trait Executor: Send + Sync {
     fn start(&self, launch: &Launch) -> std::io::Result<Started>;
+
+    /// Evaluation jobs are short and report on stdout only; an executor that
+    /// cannot run them says so, and the job fails with that message.
+    fn start_eval(&self, _launch: &EvalLaunch) -> std::io::Result<EvalStarted> {
+        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "this executor cannot run evaluation jobs"))
+    }
 }
 
 /// Sends `signal` to a process by pid. Works for processes this server did

@@ -10,6 +10,8 @@ use advmix_protocol::events::{Checkpoint, CheckpointKind, EpochMetrics, Finished
 use advmix_protocol::{Event, EventLine};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
+use crate::evals;
+
 /// Rows per multi-row INSERT into `epochs`: 13 parameters a row stays far
 /// below SQLite's limit of 32,766, and a few statements per burst instead of
 /// one per line is what makes a replay of a long file fast.
@@ -37,6 +39,7 @@ pub(super) async fn forget(conn: &mut SqliteConnection, run_id: i64) -> sqlx::Re
         "DELETE FROM epochs WHERE run_id = ?",
         "DELETE FROM checkpoints WHERE run_id = ?",
         "DELETE FROM samples WHERE run_id = ?",
+        "DELETE FROM evals WHERE run_id = ? AND source = 'final'",
     ] {
         sqlx::query(delete).bind(run_id).execute(&mut *conn).await?;
     }
@@ -46,8 +49,9 @@ pub(super) async fn forget(conn: &mut SqliteConnection, run_id: i64) -> sqlx::Re
          WHERE id = ?",
     )
     .bind(run_id)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    evals::refresh_autoattack(conn, run_id).await?;
     Ok(reset.rows_affected() == 1)
 }
 
@@ -67,6 +71,15 @@ pub(super) async fn apply(conn: &mut SqliteConnection, run_id: i64, events: &[Ev
     if let Some(summary) = &batch.summary {
         update_summary(conn, run_id, batch.max_epoch, summary).await?;
     }
+    // After the checkpoints and epochs: the rows name the `last` checkpoint
+    // and the newest epoch.
+    for event in &batch.evals {
+        match event {
+            Event::EvalProgress(progress) => evals::record_final_progress(conn, run_id, progress).await?,
+            Event::Eval(report) => evals::record_final(conn, run_id, report).await?,
+            _ => {}
+        }
+    }
     Ok(())
 }
 
@@ -82,6 +95,7 @@ struct Batch<'a> {
     device: Option<&'a str>,
     max_epoch: Option<u32>,
     summary: Option<Summary<'a>>,
+    evals: Vec<&'a Event>,
 }
 
 /// The source of the summary columns: whichever came last of an epoch
@@ -100,6 +114,7 @@ impl<'a> Batch<'a> {
             device: None,
             max_epoch: None,
             summary: None,
+            evals: Vec::new(),
         };
         for line in events {
             batch.add(line);
@@ -124,9 +139,8 @@ impl<'a> Batch<'a> {
             Event::Finished(finished) => self.summary = Some(Summary::Finished(finished)),
             // How a run ended is the supervisor's to record, with the exit code.
             Event::Failed { .. } | Event::Stopped { .. } => {}
-            // Evaluation results are stored per checkpoint by the evaluation
-            // jobs (the AutoAttack issue), not by the training ingest.
-            Event::EvalProgress(_) | Event::Eval(_) => {}
+            // The final stage (`eval.final_attack`): few lines, applied in order.
+            Event::EvalProgress(_) | Event::Eval(_) => self.evals.push(&line.event),
         }
     }
 }

@@ -1,7 +1,11 @@
 //! HTML pages, one module each. Pages are server-rendered askama templates
 //! and work without JavaScript.
 
+pub mod compare;
 pub mod home;
+pub mod launch;
+pub mod run;
+pub mod sweep;
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -28,4 +32,29 @@ pub async fn not_found() -> Response {
 /// run has not produced it yet.
 pub fn percent(value: Option<f64>) -> String {
     value.map_or_else(|| "—".to_owned(), |v| format!("{:.1}", v * 100.0))
+}
+
+/// A span of time to the precision a person reads at a glance: `45 s`,
+/// `12 min`, `3 h 05 min`, `2 d 4 h`.
+pub fn duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as i64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86400 => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} d {} h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+/// An integer with thousands separators: `1,234`.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
 }

@@ -21,7 +21,11 @@ pub fn gpu_report() -> DoctorReport {
         built_against: "2.11.0".into(),
         cuda_available: true,
         cudnn_available: true,
-        cuda_devices: vec![CudaDevice { index: 0, name: "NVIDIA H100 80GB HBM3".into(), total_memory_bytes: Some(85 << 30) }],
+        cuda_devices: vec![CudaDevice {
+            index: 0,
+            name: "NVIDIA H100 80GB HBM3".into(),
+            total_memory_bytes: Some(85 << 30),
+        }],
         cpu_threads: 16,
         trainer_version: "0.1.0".into(),
     }
@@ -77,7 +81,8 @@ pub fn harness(
 
 /// A state for router tests that launch nothing.
 pub fn state(db: SqlitePool, compute: Compute) -> AppState {
-    let (state, stop) = harness(db, compute, "/nonexistent/advmix-trainer".into(), "/nonexistent/advmix-data".as_ref(), 1);
+    let (state, stop) =
+        harness(db, compute, "/nonexistent/advmix-trainer".into(), "/nonexistent/advmix-data".as_ref(), 1);
     // Kept for the life of the test process: a dropped sender reads as shutdown.
     std::mem::forget(stop);
     state
@@ -89,16 +94,10 @@ pub fn ready(db: SqlitePool) -> AppState {
 
 /// Sends one GET through the router, as axum's own tests do.
 pub async fn get(state: AppState, uri: &str) -> (StatusCode, String, String) {
-    let response = advmix_server::app(state)
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let response = advmix_server::app(state).oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
     let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
+    let content_type =
+        response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, content_type, String::from_utf8(body.to_vec()).unwrap())
 }

@@ -1,0 +1,267 @@
+//! Robustness evaluations of checkpoints (PGD, AutoAttack): their rows, and
+//! the evaluation jobs (`job.rs`) that the scheduler runs in the same slots
+//! as training runs. A training run's final stage arrives as events and is
+//! stored by the ingest through [`record_final`].
+
+pub mod job;
+
+use advmix_protocol::events::{EvalProgress, EvalReport};
+use serde::Serialize;
+use sqlx::{SqliteConnection, SqlitePool};
+
+use crate::error::AppError;
+
+pub const SUITES: &[&str] = &["pgd", "aa-fast", "aa-standard"];
+/// More points than any test split advmix reads (CIFAR's is 10,000).
+pub const MAX_POINTS: i64 = 10_000;
+pub const DEFAULT_POINTS: i64 = 1000;
+
+const COLUMNS: &str = "id, run_id, checkpoint_id, source, suite, epoch, epsilon, n, status, attack, attack_index,
+    attack_of, robust_left, clean_acc, robust_acc, attacks, slot, device, error, created_at, started_at, finished_at";
+
+#[derive(Serialize, sqlx::FromRow, Clone, Debug)]
+pub struct EvalRow {
+    pub id: i64,
+    pub run_id: i64,
+    pub checkpoint_id: Option<i64>,
+    /// `final` (the run's last stage) or `job` (queued by hand).
+    pub source: String,
+    pub suite: String,
+    pub epoch: Option<i64>,
+    pub epsilon: Option<f64>,
+    pub n: i64,
+    pub status: String,
+    pub attack: Option<String>,
+    pub attack_index: Option<i64>,
+    pub attack_of: Option<i64>,
+    pub robust_left: Option<i64>,
+    pub clean_acc: Option<f64>,
+    pub robust_acc: Option<f64>,
+    #[serde(serialize_with = "raw_json")]
+    pub attacks: Option<String>,
+    pub slot: Option<String>,
+    pub device: Option<String>,
+    pub error: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+fn raw_json<S: serde::Serializer>(text: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    let value = text.as_deref().and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+    serde::Serialize::serialize(&value, s)
+}
+
+impl EvalRow {
+    /// "attack 2 of 4 (apgd-t), 812 points left" while it runs.
+    pub fn progress(&self) -> Option<String> {
+        match (self.attack_index, self.attack_of, self.robust_left, &self.attack) {
+            (Some(k), Some(of), Some(left), Some(attack)) => {
+                Some(format!("attack {k} of {of} ({attack}) done, {left} of {} points still robust", self.n))
+            }
+            _ => None,
+        }
+    }
+}
+
+pub async fn list_for_run(db: &SqlitePool, run_id: i64) -> sqlx::Result<Vec<EvalRow>> {
+    let query = format!("SELECT {COLUMNS} FROM evals WHERE run_id = ? ORDER BY id DESC");
+    sqlx::query_as(sqlx::AssertSqlSafe(query)).bind(run_id).fetch_all(db).await
+}
+
+pub async fn get(db: &SqlitePool, id: i64) -> sqlx::Result<Option<EvalRow>> {
+    let query = format!("SELECT {COLUMNS} FROM evals WHERE id = ?");
+    sqlx::query_as(sqlx::AssertSqlSafe(query)).bind(id).fetch_optional(db).await
+}
+
+/// What a user asks for: checked here, so the API and the pages refuse the
+/// same things with the same words.
+pub struct Request {
+    pub suite: String,
+    pub n: Option<i64>,
+    pub epsilon: Option<f64>,
+}
+
+/// Queues an evaluation job of checkpoint `checkpoint_id`.
+pub async fn queue(db: &SqlitePool, checkpoint_id: i64, request: &Request) -> Result<EvalRow, AppError> {
+    if !SUITES.contains(&request.suite.as_str()) {
+        return Err(AppError::field("attack", format!("unknown attack `{}`; use one of {}", request.suite, SUITES.join(", "))));
+    }
+    let n = request.n.unwrap_or(DEFAULT_POINTS);
+    if !(1..=MAX_POINTS).contains(&n) {
+        return Err(AppError::field("n", format!("evaluate between 1 and {MAX_POINTS} points")));
+    }
+    if let Some(eps) = request.epsilon.filter(|e| !(0.0..=1.0).contains(e) || e.is_nan()) {
+        return Err(AppError::field("epsilon", format!("{eps} is outside [0, 1]: ε is in pixel units, e.g. 0.0314 for 8/255")));
+    }
+    let checkpoint: Option<(i64, i64)> = sqlx::query_as("SELECT run_id, epoch FROM checkpoints WHERE id = ?")
+        .bind(checkpoint_id)
+        .fetch_optional(db)
+        .await?;
+    let (run_id, epoch) = checkpoint.ok_or(AppError::NotFound)?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO evals (run_id, checkpoint_id, source, suite, epoch, epsilon, n)
+         VALUES (?, ?, 'job', ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(run_id)
+    .bind(checkpoint_id)
+    .bind(&request.suite)
+    .bind(epoch)
+    .bind(request.epsilon)
+    .bind(n)
+    .fetch_one(db)
+    .await?;
+    Ok(get(db, id).await?.ok_or(AppError::NotFound)?)
+}
+
+/// A queued job with what launching it needs.
+#[derive(sqlx::FromRow, Debug)]
+pub struct QueuedEval {
+    pub id: i64,
+    pub run_id: i64,
+    pub suite: String,
+    pub n: i64,
+    pub epsilon: Option<f64>,
+    /// Relative to the run directory; NULL when the checkpoint was deleted.
+    pub path: Option<String>,
+}
+
+pub async fn next_queued(db: &SqlitePool) -> sqlx::Result<Option<QueuedEval>> {
+    sqlx::query_as(
+        "SELECT e.id, e.run_id, e.suite, e.n, e.epsilon, c.path
+         FROM evals e LEFT JOIN checkpoints c ON c.id = e.checkpoint_id
+         WHERE e.status = 'queued' ORDER BY e.id LIMIT 1",
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Moves a queued job to running; false when another claimed it first.
+pub async fn claim(db: &SqlitePool, id: i64, slot: &str, device: &str) -> sqlx::Result<bool> {
+    let claimed = sqlx::query(
+        "UPDATE evals SET status = 'running', slot = ?, device = ?, started_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE id = ? AND status = 'queued'",
+    )
+    .bind(slot)
+    .bind(device)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+pub async fn set_pid(db: &SqlitePool, id: i64, pid: u32) -> sqlx::Result<()> {
+    sqlx::query("UPDATE evals SET pid = ? WHERE id = ?").bind(pid).bind(id).execute(db).await?;
+    Ok(())
+}
+
+pub async fn fail(db: &SqlitePool, id: i64, reason: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE evals SET status = 'failed', error = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE id = ? AND status IN ('queued', 'running')",
+    )
+    .bind(reason)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_progress(conn: &mut SqliteConnection, id: i64, p: &EvalProgress) -> sqlx::Result<()> {
+    sqlx::query("UPDATE evals SET attack = ?, attack_index = ?, attack_of = ?, robust_left = ? WHERE id = ?")
+        .bind(&p.attack)
+        .bind(p.index)
+        .bind(p.of)
+        .bind(p.robust_left)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Stores a finished evaluation's report in row `id` and refreshes the run's
+/// AutoAttack column.
+pub async fn succeed(conn: &mut SqliteConnection, id: i64, report: &EvalReport) -> sqlx::Result<()> {
+    let attacks = serde_json::to_string(&report.attacks).expect("reports serialize");
+    let run_id: i64 = sqlx::query_scalar(
+        "UPDATE evals SET status = 'succeeded', clean_acc = ?, robust_acc = ?, attacks = ?, epsilon = ?, n = ?,
+                epoch = coalesce(?, epoch), robust_left = NULL, error = NULL,
+                finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE id = ? RETURNING run_id",
+    )
+    .bind(report.clean_acc)
+    .bind(report.robust_acc)
+    .bind(attacks)
+    .bind(report.epsilon)
+    .bind(report.n)
+    .bind(report.epoch)
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    refresh_autoattack(conn, run_id).await
+}
+
+/// The run's AutoAttack accuracy is its newest-epoch AutoAttack result at the
+/// run's own ε, aa-standard over aa-fast at the same epoch (it is stronger).
+pub async fn refresh_autoattack(conn: &mut SqliteConnection, run_id: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE runs SET (autoattack_acc, autoattack_epoch) = (
+             SELECT e.robust_acc, e.epoch FROM evals e
+             WHERE e.run_id = runs.id AND e.status = 'succeeded' AND e.suite IN ('aa-fast', 'aa-standard')
+               AND abs(e.epsilon - json_extract(runs.config, '$.epsilon')) < 1e-9
+             ORDER BY e.epoch DESC, e.suite = 'aa-standard' DESC, e.id DESC LIMIT 1)
+         WHERE id = ?",
+    )
+    .bind(run_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The final stage's suite from its length: the progress events do not name it.
+fn suite_of(attacks: u32) -> &'static str {
+    match attacks {
+        1 => "pgd",
+        2 => "aa-fast",
+        _ => "aa-standard",
+    }
+}
+
+/// The run's `final` row for its newest epoch and `suite`, created when missing.
+async fn final_row(conn: &mut SqliteConnection, run_id: i64, epoch: Option<u32>, suite: &str, n: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO evals (run_id, checkpoint_id, source, suite, epoch, epsilon, n, status, started_at)
+         SELECT r.id, (SELECT c.id FROM checkpoints c WHERE c.run_id = r.id AND c.kind = 'last'), 'final', ?,
+                coalesce(?, (SELECT max(epoch) FROM epochs WHERE run_id = r.id)),
+                json_extract(r.config, '$.epsilon'), ?, 'running', strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         FROM runs r WHERE r.id = ?
+         ON CONFLICT (run_id, epoch, suite) WHERE source = 'final' DO UPDATE SET checkpoint_id = excluded.checkpoint_id
+         RETURNING id",
+    )
+    .bind(suite)
+    .bind(epoch)
+    .bind(n)
+    .bind(run_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// A training run's final-stage progress, from its events.
+pub async fn record_final_progress(conn: &mut SqliteConnection, run_id: i64, p: &EvalProgress) -> sqlx::Result<()> {
+    // `eval.n` is a count or "all"; the report fills in the real number.
+    let n: i64 = sqlx::query_scalar(
+        "SELECT CASE typeof(json_extract(config, '$.eval.n')) WHEN 'integer' THEN json_extract(config, '$.eval.n') ELSE 0 END
+         FROM runs WHERE id = ?",
+    )
+    .bind(run_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let id = final_row(conn, run_id, None, suite_of(p.of), n).await?;
+    set_progress(conn, id, p).await
+}
+
+/// A training run's final-stage report, from its events.
+pub async fn record_final(conn: &mut SqliteConnection, run_id: i64, report: &EvalReport) -> sqlx::Result<()> {
+    let id = final_row(conn, run_id, report.epoch, &report.suite, report.n).await?;
+    succeed(conn, id, report).await
+}

@@ -1,0 +1,270 @@
+//! The Compare page (`/compare?run=1&run=2`): overlaid curves (drawn by
+//! `static/compare.js` from `/api/v1/series`), the settings that differ, a
+//! metrics table, and the same as CSV (`/compare.csv`).
+
+pub mod diff;
+mod export;
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::Value;
+use sqlx::SqlitePool;
+
+use super::{duration, percent, render};
+use crate::api::runs::{self, RunSummary};
+use crate::error::AppError;
+use diff::{DiffRow, display};
+
+/// More runs than this make neither a readable table nor a readable chart.
+pub const MAX_RUNS: usize = 100;
+
+/// The runs asked for, as far as the query string says.
+#[derive(Debug, Default, PartialEq)]
+struct Selection {
+    /// Distinct, in the order given.
+    ids: Vec<i64>,
+    /// Values that are not run ids, and runs over the limit.
+    problems: Vec<String>,
+    /// Show every config key, not only the differing ones.
+    all: bool,
+}
+
+impl Selection {
+    /// `run` may repeat and may hold several ids (`run=1,2 3`), so the
+    /// picker's one text box takes a pasted list; an empty one is ignored.
+    fn parse(raw: Option<&str>) -> Selection {
+        let pairs: Vec<(String, String)> = raw.and_then(|r| serde_urlencoded::from_str(r).ok()).unwrap_or_default();
+        let mut selection = Selection::default();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "run" => {
+                    for word in value.split(|c: char| c == ',' || c.is_whitespace()).filter(|w| !w.is_empty()) {
+                        let id = word.strip_prefix('#').unwrap_or(word);
+                        match id.parse::<i64>() {
+                            Ok(id) if id > 0 => {
+                                if !selection.ids.contains(&id) {
+                                    selection.ids.push(id);
+                                }
+                            }
+                            _ => selection.problems.push(format!("`{word}` is not a run id.")),
+                        }
+                    }
+                }
+                "all" => selection.all = matches!(value.as_str(), "1" | "true" | "on" | "yes"),
+                _ => {}
+            }
+        }
+        if selection.ids.len() > MAX_RUNS {
+            let dropped = selection.ids.split_off(MAX_RUNS);
+            selection.problems.push(format!("Compare shows at most {MAX_RUNS} runs; left out {} more.", dropped.len()));
+        }
+        selection
+    }
+}
+
+/// A run with what the comparison needs beyond the list's columns.
+pub struct Compared {
+    pub run: RunSummary,
+    pub config: Value,
+    /// From start to finish, or to now while it runs.
+    pub seconds: Option<f64>,
+}
+
+impl Compared {
+    fn best_robust(&self) -> String {
+        percent(self.run.best_robust_acc)
+    }
+    fn final_clean(&self) -> String {
+        percent(self.run.final_clean_acc)
+    }
+    fn final_robust(&self) -> String {
+        percent(self.run.final_robust_acc)
+    }
+    fn autoattack(&self) -> String {
+        percent(self.run.autoattack_acc)
+    }
+    fn duration(&self) -> String {
+        self.seconds.map_or_else(|| "—".to_owned(), duration)
+    }
+}
+
+/// The runs that exist, in the order asked, and the ids that do not.
+async fn load(db: &SqlitePool, ids: &[i64]) -> Result<(Vec<Compared>, Vec<i64>), AppError> {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for &id in ids {
+        let run = match runs::fetch(db, id).await {
+            Ok(run) => run,
+            Err(AppError::NotFound) => {
+                missing.push(id);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let (config, seconds): (String, Option<f64>) = sqlx::query_as(
+            "SELECT config, (julianday(coalesce(finished_at, 'now')) - julianday(started_at)) * 86400.0
+             FROM runs WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_one(db)
+        .await?;
+        found.push(Compared { run, config: serde_json::from_str(&config).unwrap_or(Value::Null), seconds });
+    }
+    Ok((found, missing))
+}
+
+fn missing_message(missing: &[i64]) -> Option<String> {
+    let list = missing.iter().map(|id| format!("#{id}")).collect::<Vec<_>>().join(", ");
+    match missing.len() {
+        0 => None,
+        1 => Some(format!("Run {list} does not exist (it may have been deleted).")),
+        _ => Some(format!("Runs {list} do not exist (they may have been deleted).")),
+    }
+}
+
+/// `/compare?run=..` (or `/compare.csv?..`) for these ids.
+fn href(path: &str, ids: impl IntoIterator<Item = i64>, all: bool) -> String {
+    let mut pairs: Vec<(&str, String)> = ids.into_iter().map(|id| ("run", id.to_string())).collect();
+    if all {
+        pairs.push(("all", "1".to_owned()));
+    }
+    let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+    if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") }
+}
+
+/// A picked run with the link that drops it from the comparison.
+struct Picked {
+    id: i64,
+    name: String,
+    remove_href: String,
+}
+
+/// A diff row ready to show: each value as text, None where unset.
+struct Line {
+    key: String,
+    values: Vec<Option<String>>,
+    differs: bool,
+}
+
+#[derive(Template)]
+#[template(path = "compare.html")]
+struct Compare {
+    runs: Vec<Compared>,
+    picked: Vec<Picked>,
+    notices: Vec<String>,
+    lines: Vec<Line>,
+    /// Keys in all the configs, and how many differ.
+    keys: usize,
+    differing: usize,
+    all: bool,
+    /// `1,2,3` for compare.js.
+    ids: String,
+    toggle_href: String,
+    csv_href: String,
+}
+
+pub async fn show(State(db): State<SqlitePool>, RawQuery(raw): RawQuery) -> Result<Html<String>, AppError> {
+    let selection = Selection::parse(raw.as_deref());
+    let (runs, missing) = load(&db, &selection.ids).await?;
+    let mut notices = selection.problems;
+    notices.extend(missing_message(&missing));
+
+    let ids: Vec<i64> = runs.iter().map(|c| c.run.id).collect();
+    let picked = runs
+        .iter()
+        .map(|c| Picked {
+            id: c.run.id,
+            name: c.run.name.clone(),
+            remove_href: href("/compare", ids.iter().copied().filter(|&id| id != c.run.id), selection.all),
+        })
+        .collect();
+    let configs: Vec<Value> = runs.iter().map(|c| c.config.clone()).collect();
+    let rows = diff::diff(&configs);
+    let differing = rows.iter().filter(|r| r.differs).count();
+    let keys = rows.len();
+    let lines = rows
+        .into_iter()
+        .filter(|r| selection.all || r.differs)
+        .map(|r| Line { values: r.values.iter().map(|v| v.as_ref().map(display)).collect(), key: r.key, differs: r.differs })
+        .collect::<Vec<_>>();
+    render(&Compare {
+        keys,
+        differing,
+        all: selection.all,
+        ids: ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
+        toggle_href: href("/compare", ids.iter().copied(), !selection.all),
+        csv_href: href("/compare.csv", ids.iter().copied(), selection.all),
+        picked,
+        lines,
+        notices,
+        runs,
+    })
+}
+
+fn plain(status: StatusCode, message: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message + "\n").into_response()
+}
+
+pub async fn csv(State(db): State<SqlitePool>, RawQuery(raw): RawQuery) -> Result<Response, AppError> {
+    let selection = Selection::parse(raw.as_deref());
+    if let Some(problem) = selection.problems.first() {
+        return Ok(plain(StatusCode::UNPROCESSABLE_ENTITY, problem.clone()));
+    }
+    if selection.ids.is_empty() {
+        return Ok(plain(StatusCode::UNPROCESSABLE_ENTITY, "Name the runs to export: /compare.csv?run=1&run=2".into()));
+    }
+    let (runs, missing) = load(&db, &selection.ids).await?;
+    if let Some(message) = missing_message(&missing) {
+        return Ok(plain(StatusCode::NOT_FOUND, message));
+    }
+    let configs: Vec<Value> = runs.iter().map(|c| c.config.clone()).collect();
+    let rows = diff::diff(&configs);
+    let exported: Vec<&DiffRow> = rows.iter().filter(|r| selection.all || r.differs).collect();
+    let body = export::csv(&runs, &exported);
+    let name = if runs.len() <= 8 {
+        format!("advmix-compare-{}.csv", runs.iter().map(|c| c.run.id.to_string()).collect::<Vec<_>>().join("-"))
+    } else {
+        format!("advmix-compare-{}-runs.csv", runs.len())
+    };
+    let disposition = format!("attachment; filename=\"{name}\"");
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], body)
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_come_from_repeats_and_lists() {
+        let s = Selection::parse(Some("run=3&run=1%2C2+%234&run=&run=3&all=1&other=x"));
+        assert_eq!(s.ids, [3, 1, 2, 4], "distinct, in order, `#4` accepted");
+        assert!(s.problems.is_empty());
+        assert!(s.all);
+    }
+
+    #[test]
+    fn bad_ids_are_reported() {
+        let s = Selection::parse(Some("run=abc&run=-1&run=0&run=5"));
+        assert_eq!(s.ids, [5]);
+        assert_eq!(s.problems.len(), 3);
+        assert!(s.problems[0].contains("`abc`"));
+    }
+
+    #[test]
+    fn too_many_runs_are_cut_with_a_notice() {
+        let query = (1..=MAX_RUNS as i64 + 3).map(|i| format!("run={i}")).collect::<Vec<_>>().join("&");
+        let s = Selection::parse(Some(&query));
+        assert_eq!(s.ids.len(), MAX_RUNS);
+        assert!(s.problems[0].contains("3 more"));
+    }
+
+    #[test]
+    fn links_name_each_run() {
+        assert_eq!(href("/compare", [1, 2], false), "/compare?run=1&run=2");
+        assert_eq!(href("/compare.csv", [7], true), "/compare.csv?run=7&all=1");
+        assert_eq!(href("/compare", [], false), "/compare");
+    }
+}

@@ -1,0 +1,220 @@
+//! The launch page: a sweep built from form fields or pasted as a spec,
+//! checked and stored exactly as `POST /api/v1/sweeps` does.
+
+pub mod form;
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form, Json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use advmix_protocol::sweep::{SweepRun, SweepSpec};
+use advmix_protocol::{FieldError, RunConfig};
+
+use self::form::{FormValues, GROUPS, Group};
+use super::render;
+use crate::api::sweeps;
+use crate::csrf::{CsrfForm, CsrfToken};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Where errors that belong to no input go (too many runs, say).
+const WHOLE_FORM: &str = "form";
+/// The preview lists this many values of a varying field, then a count.
+const SHOWN_VALUES: usize = 12;
+
+#[derive(Serialize, Debug)]
+pub struct Varies {
+    field: String,
+    values: Vec<String>,
+    /// How many more distinct values there are beyond `values`.
+    more: usize,
+}
+
+/// What the form would launch: the run count (when it can be counted), what
+/// varies, and every problem at its input's name.
+#[derive(Serialize, Debug)]
+pub struct Preview {
+    runs: Option<usize>,
+    varies: Vec<Varies>,
+    errors: Vec<FieldError>,
+}
+
+impl Preview {
+    fn of(spec: &SweepSpec, runs: &[SweepRun]) -> Preview {
+        let varies = spec
+            .varying()
+            .into_iter()
+            .map(|field| {
+                let mut values: Vec<String> = Vec::new();
+                for run in runs {
+                    let value = form::display_param(&field, run.params.get(&field).unwrap_or(&Value::Null));
+                    if !values.contains(&value) {
+                        values.push(value);
+                    }
+                }
+                let more = values.len().saturating_sub(SHOWN_VALUES);
+                values.truncate(SHOWN_VALUES);
+                Varies { field, values, more }
+            })
+            .collect();
+        Preview { runs: Some(runs.len()), varies, errors: Vec::new() }
+    }
+
+    fn count_text(&self) -> String {
+        match self.runs {
+            Some(1) => "1 run".into(),
+            Some(n) => format!("{n} runs"),
+            None => "? runs".into(),
+        }
+    }
+}
+
+/// The spec the form describes, every run generated and validated; or the
+/// errors, each at the input it concerns, with the run count if it is known.
+fn check(form: &FormValues, limit: usize) -> Result<(SweepSpec, Vec<SweepRun>), Preview> {
+    let refused = |errors, runs| Preview { runs, varies: Vec::new(), errors };
+    let spec = if form.is_yaml() {
+        SweepSpec::parse(form.text("yaml")).map_err(|e| refused(at_inputs(form, e.errors), None))?
+    } else {
+        form::to_spec(form).map_err(|errors| refused(errors, None))?
+    };
+    match sweeps::expand(&spec, limit) {
+        Ok(runs) => Ok((spec, runs)),
+        Err(e) => Err(refused(at_inputs(form, e.errors), spec.run_count().ok())),
+    }
+}
+
+/// Moves each expansion error to the input it concerns. A pasted spec's
+/// errors all belong to its textarea, named by their field in the spec.
+fn at_inputs(form: &FormValues, errors: Vec<FieldError>) -> Vec<FieldError> {
+    let moved = |input: &str, message: String| FieldError { field: input.to_owned(), message };
+    errors
+        .into_iter()
+        .map(|e| {
+            if form.is_yaml() {
+                let message = if e.field == "spec" { e.message } else { format!("{}: {}", e.field, e.message) };
+                moved("yaml", message)
+            } else {
+                match form::input_for(&e.field) {
+                    Some(input) => moved(input, e.message),
+                    None => moved(WHOLE_FORM, format!("{}: {}", e.field, e.message)),
+                }
+            }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "launch.html")]
+struct Launch<'a> {
+    csrf: String,
+    groups: &'static [Group],
+    form: &'a FormValues,
+    /// Input name → its messages, joined.
+    errors: HashMap<String, String>,
+    preview: &'a Preview,
+    /// The scheduler's slots, which decide where runs train.
+    slots: String,
+    /// The run this form was cloned from: id and name.
+    cloned: Option<(i64, String)>,
+    /// A refused submission, rather than a first view.
+    submitted: bool,
+}
+
+impl Launch<'_> {
+    fn error(&self, input: &str) -> Option<&str> {
+        self.errors.get(input).map(String::as_str)
+    }
+}
+
+fn page(
+    state: &AppState,
+    csrf: CsrfToken,
+    form: &FormValues,
+    preview: &Preview,
+    cloned: Option<(i64, String)>,
+    submitted: bool,
+) -> Result<Response, AppError> {
+    let mut errors: HashMap<String, String> = HashMap::new();
+    for e in &preview.errors {
+        errors.entry(e.field.clone()).and_modify(|m| *m = format!("{m}; {}", e.message)).or_insert_with(|| e.message.clone());
+    }
+    let slots = state.scheduler.slots.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+    let page = Launch { csrf: csrf.0, groups: GROUPS, form, errors, preview, slots, cloned, submitted };
+    Ok(render(&page)?.into_response())
+}
+
+fn preview_of(form: &FormValues, limit: usize) -> Preview {
+    match check(form, limit) {
+        Ok((spec, runs)) => Preview::of(&spec, &runs),
+        Err(preview) => preview,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LaunchQuery {
+    /// A run id to clone.
+    from: Option<String>,
+}
+
+/// The form with the defaults, or with a run's config (`?from=RUN_ID`).
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(csrf): Extension<CsrfToken>,
+    Query(query): Query<LaunchQuery>,
+) -> Result<Response, AppError> {
+    let Some(from) = query.from.filter(|f| !f.is_empty()) else {
+        let form = FormValues::from_config(&RunConfig::default(), "");
+        return page(&state, csrf, &form, &preview_of(&form, state.max_sweep_runs), None, false);
+    };
+    let Ok(id) = from.parse::<i64>() else { return Ok(super::not_found().await) };
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT name, config FROM runs WHERE id = ?").bind(id).fetch_optional(&state.db).await?;
+    let Some((name, config)) = row else { return Ok(super::not_found().await) };
+    let sweep_name = format!("clone of run {id}");
+    match serde_json::from_str::<RunConfig>(&config) {
+        Ok(config) => {
+            let form = FormValues::from_config(&config, &sweep_name);
+            page(&state, csrf, &form, &preview_of(&form, state.max_sweep_runs), Some((id, name)), false)
+        }
+        // A config from an older version of advmix: say so rather than launch something else.
+        Err(e) => {
+            let form = FormValues::from_config(&RunConfig::default(), &sweep_name);
+            let message = format!("run {id}'s stored config cannot be read by this version ({e}); the form shows the defaults");
+            let preview = Preview { runs: None, varies: Vec::new(), errors: vec![FieldError { field: WHOLE_FORM.into(), message }] };
+            page(&state, csrf, &form, &preview, Some((id, name)), false)
+        }
+    }
+}
+
+/// Creates the sweep and goes to it; a refused form comes back as typed, 422.
+pub async fn submit(
+    State(state): State<AppState>,
+    Extension(csrf): Extension<CsrfToken>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let form = FormValues::from_pairs(pairs);
+    match check(&form, state.max_sweep_runs) {
+        Ok((spec, runs)) => {
+            let created = sweeps::insert(&state, &spec, &runs).await?;
+            Ok(Redirect::to(&format!("/sweeps/{}", created.id)).into_response())
+        }
+        Err(preview) => {
+            let mut response = page(&state, csrf, &form, &preview, None, true)?;
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(response)
+        }
+    }
+}
+
+/// The run count and errors for launch.js, as the form stands. It creates
+/// nothing, so it needs no CSRF token.
+pub async fn preview(State(state): State<AppState>, Form(pairs): Form<Vec<(String, String)>>) -> Json<Preview> {
+    Json(preview_of(&FormValues::from_pairs(pairs), state.max_sweep_runs))
+}

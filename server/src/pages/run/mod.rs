@@ -1,0 +1,258 @@
+//! The run page (`/runs/{id}`): header (status, timing, device, command line,
+//! config with the swept values marked), metrics as charts and a table,
+//! sample grids, the stderr tail, checkpoints, and the run's actions as
+//! forms (`actions.rs`). Everything is readable without JavaScript;
+//! `static/run.js` draws the charts and keeps the page current from the
+//! run's event stream.
+
+pub mod actions;
+mod view;
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use sqlx::SqlitePool;
+
+use super::{not_found, percent, render};
+use crate::api::files::{self, CheckpointRow};
+use crate::api::metrics::{self, EpochRow};
+use crate::api::runs::{self, RunSummary};
+use crate::api::samples::{self, SampleRow};
+use crate::compute::Compute;
+use crate::csrf::CsrfToken;
+use crate::evals::{self, EvalRow};
+use crate::error::AppError;
+use crate::scheduler::Scheduler;
+use view::{ConfigRow, command_line, config_rows, human_bytes, log_tail, sample_caption};
+
+/// Epoch rows in the table; the CSV has them all.
+const TABLE_EPOCHS: usize = 20;
+
+/// The page's query string. Read by hand, leniently: a bad or repeated
+/// value must not turn the page into an error.
+#[derive(Default)]
+struct PageQuery {
+    notice: Option<String>,
+    /// `error` marks the notice as a refused action.
+    kind: Option<String>,
+    /// The sample grid's epoch; the latest grid when absent or not a number.
+    samples: Option<i64>,
+}
+
+impl PageQuery {
+    fn parse(raw: Option<&str>) -> PageQuery {
+        let pairs: Vec<(String, String)> = raw.and_then(|r| serde_urlencoded::from_str(r).ok()).unwrap_or_default();
+        let mut query = PageQuery::default();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "notice" => query.notice = Some(value),
+                "kind" => query.kind = Some(value),
+                "samples" => query.samples = value.trim().parse().ok(),
+                _ => {}
+            }
+        }
+        query
+    }
+}
+
+struct Notice {
+    text: String,
+    error: bool,
+}
+
+struct Checkpoint {
+    row: CheckpointRow,
+    size: String,
+}
+
+#[derive(Template)]
+#[template(path = "run.html")]
+struct RunPage {
+    run: RunSummary,
+    csrf: CsrfToken,
+    notice: Option<Notice>,
+    sweep_name: Option<String>,
+    tags: Vec<String>,
+    /// The tags as the form edits them: `a, b`.
+    tags_text: String,
+    /// How often the trainer draws a sample grid, as words.
+    samples_every: String,
+    /// `key=value` of each swept parameter, for the header.
+    swept: Vec<(String, String)>,
+    config: Vec<ConfigRow>,
+    command: Option<String>,
+    duration: Option<String>,
+    eta: Option<String>,
+    /// The last [`TABLE_EPOCHS`] epochs, oldest first.
+    table: Vec<EpochRow>,
+    total_epochs_logged: usize,
+    checkpoints: Vec<Checkpoint>,
+    /// Evaluations of this run's checkpoints, newest first.
+    evals: Vec<EvalRow>,
+    /// The Evaluate form's default number of points.
+    eval_points: i64,
+    samples: Vec<SampleRow>,
+    sample: Option<SampleRow>,
+    sample_caption: String,
+    log: Option<String>,
+    log_truncated: bool,
+    can_stop: bool,
+    can_resume: bool,
+    resume_from_checkpoint: bool,
+    can_delete: bool,
+    /// What `static/run.js` starts from, as JSON in a data-attribute.
+    data: String,
+}
+
+impl RunPage {
+    fn pct(&self, value: &f64) -> String {
+        percent(Some(*value))
+    }
+    fn sample_url(&self, sample: &SampleRow) -> String {
+        sample.url(self.run.id)
+    }
+    fn best_robust(&self) -> String {
+        percent(self.run.best_robust_acc)
+    }
+    fn final_clean(&self) -> String {
+        percent(self.run.final_clean_acc)
+    }
+    fn final_robust(&self) -> String {
+        percent(self.run.final_robust_acc)
+    }
+    fn autoattack(&self) -> String {
+        percent(self.run.autoattack_acc)
+    }
+    fn opt_pct(&self, value: &Option<f64>) -> String {
+        percent(*value)
+    }
+    /// `apgd-ce 41.0 · apgd-t 38.5` with seconds, from the stored per-attack JSON.
+    fn attack_steps(&self, e: &EvalRow) -> String {
+        let attacks: Vec<advmix_protocol::events::EvalAttack> =
+            e.attacks.as_deref().and_then(|a| serde_json::from_str(a).ok()).unwrap_or_default();
+        attacks
+            .iter()
+            .map(|a| format!("{} {} ({:.0} s)", a.attack, percent(Some(a.robust_acc)), a.seconds))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+    fn is_selected(&self, sample: &SampleRow) -> bool {
+        self.sample.as_ref().is_some_and(|s| s.id == sample.id)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Extra {
+    config: String,
+    resume: bool,
+    /// This attempt's wall time so far (running) or in all (ended).
+    seconds: Option<f64>,
+    sweep_name: Option<String>,
+}
+
+pub async fn show(
+    State(db): State<SqlitePool>,
+    State(scheduler): State<Arc<Scheduler>>,
+    State(compute): State<Arc<Compute>>,
+    Extension(csrf): Extension<CsrfToken>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
+    let Ok(id) = id.parse::<i64>() else { return Ok(not_found().await) };
+    let run = match runs::fetch(&db, id).await {
+        Ok(run) => run,
+        Err(AppError::NotFound) => return Ok(not_found().await),
+        Err(e) => return Err(e),
+    };
+    let query = PageQuery::parse(raw.as_deref());
+    let extra: Extra = sqlx::query_as(
+        "SELECT r.config, r.resume,
+                (julianday(coalesce(r.finished_at, CASE WHEN r.status = 'running' THEN 'now' END))
+                 - julianday(r.started_at)) * 86400.0 AS seconds,
+                s.name AS sweep_name
+         FROM runs r LEFT JOIN sweeps s ON s.id = r.sweep_id WHERE r.id = ?",
+    )
+    .bind(id)
+    .fetch_one(&db)
+    .await?;
+    let epochs = metrics::epochs(&db, id).await?;
+    let checkpoints = files::of_run(&db, id).await?;
+    let sample_list = samples::of_run(&db, id).await?;
+
+    let config: Value = serde_json::from_str(&extra.config).unwrap_or(Value::Null);
+    let params: serde_json::Map<String, Value> = serde_json::from_str(&run.params).unwrap_or_default();
+    let swept = params.iter().map(|(k, v)| (k.clone(), view::value_text(v))).collect();
+    let method = config["method"].as_str().unwrap_or(&run.method).to_owned();
+
+    let eta = (run.status == "running" && !epochs.is_empty()).then(|| {
+        let mean = epochs.iter().map(|e| e.epoch_seconds).sum::<f64>() / epochs.len() as f64;
+        let left = (run.epochs - run.epochs_done).max(0) as f64;
+        super::duration(mean * left)
+    });
+    let sample = query
+        .samples
+        .and_then(|epoch| sample_list.iter().find(|s| s.epoch == epoch))
+        .or(sample_list.last())
+        .cloned();
+    let (log, log_truncated) = match log_tail(&scheduler.run_dir(id)).await {
+        Some((text, truncated)) => (Some(text), truncated),
+        None => (None, false),
+    };
+    let data = json!({
+        "id": id,
+        "status": run.status,
+        "epochs": run.epochs,
+        "epochs_done": run.epochs_done,
+        "autoattack_acc": run.autoattack_acc,
+        "autoattack_epoch": run.autoattack_epoch,
+        "metrics": epochs,
+    })
+    .to_string();
+    let notice = query.notice.filter(|n| !n.trim().is_empty()).map(|text| Notice {
+        text,
+        error: query.kind.as_deref() == Some("error"),
+    });
+    let page = RunPage {
+        csrf,
+        notice,
+        sweep_name: extra.sweep_name,
+        tags: runs_tags(&run).into_iter().map(str::to_owned).collect(),
+        tags_text: runs_tags(&run).join(", "),
+        samples_every: match config["samples_every"].as_u64() {
+            Some(1) => "epoch".to_owned(),
+            Some(n) => format!("{n} epochs"),
+            None => "few epochs".to_owned(),
+        },
+        swept,
+        config: config_rows(&config, &params),
+        command: Some(command_line(&scheduler, &compute, &run, extra.resume)),
+        duration: extra.seconds.map(super::duration),
+        eta,
+        total_epochs_logged: epochs.len(),
+        table: epochs.into_iter().rev().take(TABLE_EPOCHS).rev().collect(),
+        checkpoints: checkpoints.into_iter().map(|row| Checkpoint { size: human_bytes(row.bytes), row }).collect(),
+        evals: evals::list_for_run(&db, id).await?,
+        eval_points: evals::DEFAULT_POINTS,
+        samples: sample_list,
+        sample,
+        sample_caption: sample_caption(&method),
+        log,
+        log_truncated,
+        can_stop: matches!(run.status.as_str(), "queued" | "running"),
+        can_resume: runs::resumable_status(&run.status),
+        resume_from_checkpoint: runs::has_resume_checkpoint(&scheduler, id),
+        can_delete: run.status != "running",
+        data,
+        run,
+    };
+    Ok(render(&page)?.into_response())
+}
+
+fn runs_tags(run: &RunSummary) -> Vec<&str> {
+    let mut tags: Vec<&str> = run.tags.as_deref().map(|t| t.split(',').collect()).unwrap_or_default();
+    tags.sort_unstable();
+    tags
+}

@@ -1,0 +1,329 @@
+//! The sweep page (`/sweeps/{id}`): what varies, progress, the runs ranked by
+//! robust accuracy and grouped by a swept parameter, and the data its charts
+//! draw. Tables are rendered here; `static/sweep.js` draws the charts and
+//! keeps progress and charts current from the live event stream.
+
+mod stats;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sqlx::SqlitePool;
+
+use advmix_protocol::sweep::{SweepMethod, SweepSpec};
+use stats::{Group, Progress, Results, Summary};
+
+use super::{not_found, percent, render};
+use crate::api::runs::{self, RunSummary};
+use crate::error::AppError;
+
+/// Above this many values a parameter's values are summarized as a range.
+const LISTED_VALUES: usize = 8;
+
+#[derive(sqlx::FromRow)]
+struct SweepHead {
+    name: String,
+    spec: String,
+    created_at: String,
+}
+
+/// A swept parameter, for the header, the forms and the charts.
+#[derive(Serialize)]
+struct Swept {
+    name: String,
+    /// Distinct values as they read in run names, in [`stats::distinct`]'s order.
+    values: Vec<String>,
+    numeric: bool,
+    /// The parameter chart puts it on a log axis.
+    log: bool,
+}
+
+impl Swept {
+    fn values_text(&self) -> String {
+        match self.values.as_slice() {
+            [first, .., last] if self.values.len() > LISTED_VALUES && self.numeric => {
+                format!("{first} … {last} ({} values)", self.values.len())
+            }
+            many if many.len() > LISTED_VALUES => {
+                format!("{}, … ({} values)", many[..LISTED_VALUES].join(", "), many.len())
+            }
+            few => few.join(", "),
+        }
+    }
+}
+
+struct Row {
+    rank: Option<usize>,
+    id: i64,
+    name: String,
+    status: String,
+    values: Vec<String>,
+    epochs: i64,
+    epochs_done: i64,
+    best_robust: String,
+    best_epoch: Option<i64>,
+    final_clean: String,
+    final_robust: String,
+    autoattack: String,
+}
+
+struct GroupRow {
+    value: String,
+    runs: usize,
+    best_robust: String,
+    final_clean: String,
+    final_robust: String,
+    autoattack: String,
+}
+
+impl GroupRow {
+    fn new(group: &Group) -> GroupRow {
+        // A count in brackets when fewer runs than the group's have the metric.
+        let cell = |s: &Option<Summary>| match s {
+            None => "—".to_owned(),
+            Some(s) if s.n < group.runs => format!("{} ({})", s.percent(), s.n),
+            Some(s) => s.percent(),
+        };
+        GroupRow {
+            value: stats::display(&group.value),
+            runs: group.runs,
+            best_robust: cell(&group.best_robust),
+            final_clean: cell(&group.final_clean),
+            final_robust: cell(&group.final_robust),
+            autoattack: cell(&group.autoattack),
+        }
+    }
+}
+
+/// One run as `static/sweep.js` sees it; the same fields it reads from
+/// `/api/v1/runs?sweep=ID` when it refreshes.
+#[derive(Serialize)]
+struct ChartRun<'a> {
+    id: i64,
+    name: &'a str,
+    status: &'a str,
+    params: &'a Map<String, Value>,
+    epochs: i64,
+    epochs_done: i64,
+    best_robust_acc: Option<f64>,
+    final_clean_acc: Option<f64>,
+    final_robust_acc: Option<f64>,
+    autoattack_acc: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct ChartData<'a> {
+    sweep: i64,
+    params: &'a [Swept],
+    color: Option<&'a str>,
+    chosen: Option<&'a str>,
+    runs: Vec<ChartRun<'a>>,
+}
+
+#[derive(Template)]
+#[template(path = "sweep.html")]
+struct SweepPage {
+    id: i64,
+    name: String,
+    created_at: String,
+    method: String,
+    spec: String,
+    swept: Vec<Swept>,
+    progress: Progress,
+    rows: Vec<Row>,
+    groups: Vec<GroupRow>,
+    color: Option<String>,
+    group: Option<String>,
+    /// Why a requested `group` or `color` was not used.
+    notices: Vec<String>,
+    show_autoattack: bool,
+    any_epochs: bool,
+    /// [`ChartData`] as JSON, for a data attribute (askama escapes it).
+    data: String,
+}
+
+impl SweepPage {
+    fn grouped_by(&self, name: &str) -> bool {
+        self.group.as_deref() == Some(name)
+    }
+    fn coloured_by(&self, name: &str) -> bool {
+        self.color.as_deref() == Some(name)
+    }
+    /// The parameter chart's x: the grouping parameter, else the colour one.
+    fn chosen(&self) -> Option<&str> {
+        self.group.as_deref().or(self.color.as_deref())
+    }
+}
+
+/// The parameter a query asks for, if it is swept; otherwise the default,
+/// with a notice when the request named something else. An empty value
+/// (the form's "none") means none.
+fn choose(
+    requested: Option<&str>,
+    names: &[String],
+    default: Option<&String>,
+    what: &str,
+    notices: &mut Vec<String>,
+) -> Option<String> {
+    match requested {
+        Some("") => None,
+        Some(name) if names.iter().any(|n| n == name) => Some(name.to_owned()),
+        Some(name) => {
+            let fallback = default.map_or_else(|| "nothing".to_owned(), |d| format!("`{d}`"));
+            notices.push(format!("`{name}` is not a swept parameter of this sweep; {what} {fallback} instead."));
+            default.cloned()
+        }
+        None => default.cloned(),
+    }
+}
+
+pub async fn show(
+    State(db): State<SqlitePool>,
+    Path(id): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let Ok(id) = id.parse::<i64>() else { return Ok(not_found().await) };
+    let head: Option<SweepHead> = sqlx::query_as("SELECT name, spec, created_at FROM sweeps WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&db)
+        .await?;
+    let Some(head) = head else { return Ok(not_found().await) };
+    let runs = runs::of_sweep(&db, id).await?;
+    let params: Vec<Map<String, Value>> = runs.iter().map(|r| serde_json::from_str(&r.params).unwrap_or_default()).collect();
+
+    let spec = SweepSpec::from_json(&head.spec).ok();
+    let method = match &spec {
+        Some(s) if s.method == SweepMethod::Random => format!("random, {} configs", s.count.unwrap_or(0)),
+        Some(_) => "grid".to_owned(),
+        None => "—".to_owned(),
+    };
+    let swept = swept(spec.as_ref(), &params);
+    let names: Vec<String> = swept.iter().map(|p| p.name.clone()).collect();
+
+    let asked = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim());
+    let mut notices = Vec::new();
+    let first_not_seed = names.iter().find(|n| *n != "seed");
+    let group = choose(asked("group"), &names, first_not_seed, "grouped by", &mut notices);
+    let color = choose(asked("color"), &names, names.first(), "coloured by", &mut notices);
+
+    let results: Vec<Results> = runs.iter().map(results).collect();
+    let order = stats::ranking(&results.iter().map(|r| r.best_robust).collect::<Vec<_>>());
+    let rows = order
+        .iter()
+        .enumerate()
+        .map(|(position, &i)| row(&runs[i], &params[i], &names, results[i].best_robust.map(|_| position + 1)))
+        .collect();
+
+    // Final accuracies of runs still training (or cut short) are not final:
+    // only finished runs count towards a group's final and AutoAttack means.
+    let grouped: Vec<Results> = runs
+        .iter()
+        .zip(&results)
+        .map(|(run, r)| match run.status.as_str() {
+            "succeeded" => r.clone(),
+            _ => Results { best_robust: r.best_robust, ..Results::default() },
+        })
+        .collect();
+    let groups = group
+        .as_deref()
+        .map(|g| stats::group_by(params.iter().zip(&grouped), g).iter().map(GroupRow::new).collect())
+        .unwrap_or_default();
+
+    let data = ChartData {
+        sweep: id,
+        params: &swept,
+        color: color.as_deref(),
+        chosen: group.as_deref().or(color.as_deref()),
+        runs: runs.iter().zip(&params).map(|(run, params)| chart_run(run, params)).collect(),
+    };
+    let data = serde_json::to_string(&data).expect("chart data serializes");
+    let spec_text = serde_json::from_str::<Value>(&head.spec)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or(head.spec);
+
+    let page = SweepPage {
+        id,
+        name: head.name,
+        created_at: head.created_at,
+        method,
+        spec: spec_text,
+        progress: Progress::count(runs.iter().map(|r| r.status.as_str())),
+        show_autoattack: runs.iter().any(|r| r.autoattack_acc.is_some()),
+        any_epochs: runs.iter().any(|r| r.epochs_done > 0),
+        swept,
+        rows,
+        groups,
+        color,
+        group,
+        notices,
+        data,
+    };
+    Ok(render(&page)?.into_response())
+}
+
+/// The spec's varying parameters in its order, then any keys only runs
+/// carry (a rerun of an edited sweep, or a spec that no longer parses).
+fn swept(spec: Option<&SweepSpec>, params: &[Map<String, Value>]) -> Vec<Swept> {
+    let mut names: Vec<String> = spec.map(SweepSpec::varying).unwrap_or_default();
+    for key in params.iter().flat_map(Map::keys) {
+        if !names.contains(key) {
+            names.push(key.clone());
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let values = stats::distinct(params.iter().filter_map(|p| p.get(&name)));
+            Swept {
+                numeric: !values.is_empty() && values.iter().all(Value::is_number),
+                log: stats::log_scale(&values),
+                values: values.iter().map(stats::display).collect(),
+                name,
+            }
+        })
+        .collect()
+}
+
+fn results(run: &RunSummary) -> Results {
+    Results {
+        best_robust: run.best_robust_acc,
+        final_clean: run.final_clean_acc,
+        final_robust: run.final_robust_acc,
+        autoattack: run.autoattack_acc,
+    }
+}
+
+fn row(run: &RunSummary, params: &Map<String, Value>, names: &[String], rank: Option<usize>) -> Row {
+    Row {
+        rank,
+        id: run.id,
+        name: run.name.clone(),
+        status: run.status.clone(),
+        values: names.iter().map(|n| stats::display(params.get(n).unwrap_or(&Value::Null))).collect(),
+        epochs: run.epochs,
+        epochs_done: run.epochs_done,
+        best_robust: percent(run.best_robust_acc),
+        best_epoch: run.best_epoch,
+        final_clean: percent(run.final_clean_acc),
+        final_robust: percent(run.final_robust_acc),
+        autoattack: percent(run.autoattack_acc),
+    }
+}
+
+fn chart_run<'a>(run: &'a RunSummary, params: &'a Map<String, Value>) -> ChartRun<'a> {
+    ChartRun {
+        id: run.id,
+        name: &run.name,
+        status: &run.status,
+        params,
+        epochs: run.epochs,
+        epochs_done: run.epochs_done,
+        best_robust_acc: run.best_robust_acc,
+        final_clean_acc: run.final_clean_acc,
+        final_robust_acc: run.final_robust_acc,
+        autoattack_acc: run.autoattack_acc,
+    }
+}

@@ -1,0 +1,263 @@
+//! The sweep page: what varies, progress, ranking, grouping with mean ± std,
+//! empty states and escaping, through the router.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::{get, ready};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use sqlx::SqlitePool;
+use tower::ServiceExt;
+
+/// Creates a sweep through the API, as the launch form and the CLI do.
+async fn create_sweep(db: &SqlitePool, spec: Value) -> i64 {
+    let response = advmix_server::app(ready(db.clone()))
+        .oneshot(
+            Request::post("/api/v1/sweeps")
+                .header("content-type", "application/json")
+                .body(Body::from(spec.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    body["id"].as_i64().unwrap()
+}
+
+fn spec(name: &str) -> Value {
+    json!({
+        "name": name,
+        "method": "grid",
+        "base": {"model": "small_cnn", "dataset": "digits", "epochs": 3},
+        "parameters": {"epsilon": {"values": [0.01, 0.03]}, "lr_max": {"value": 0.05}},
+        "seeds": [0, 1],
+    })
+}
+
+struct Outcome {
+    status: &'static str,
+    epochs_done: i64,
+    best: Option<f64>,
+    best_epoch: Option<i64>,
+    clean: Option<f64>,
+    robust: Option<f64>,
+    autoattack: Option<f64>,
+}
+
+async fn set(db: &SqlitePool, name: &str, o: Outcome) {
+    let id: i64 = sqlx::query_scalar(
+        "UPDATE runs SET status = ?, epochs_done = ?, best_robust_acc = ?, best_epoch = ?, final_clean_acc = ?,
+                final_robust_acc = ?, autoattack_acc = ?
+         WHERE name = ? RETURNING id",
+    )
+    .bind(o.status)
+    .bind(o.epochs_done)
+    .bind(o.best)
+    .bind(o.best_epoch)
+    .bind(o.clean)
+    .bind(o.robust)
+    .bind(o.autoattack)
+    .bind(name)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    for epoch in 1..=o.epochs_done {
+        sqlx::query(
+            "INSERT INTO epochs (run_id, epoch, lr, train_loss, train_acc, train_clean_loss, train_clean_acc,
+                                 test_clean_loss, test_clean_acc, test_pgd_loss, test_pgd_acc, epoch_seconds, images_per_second)
+             VALUES (?, ?, 0.05, 1, 0.5, 1, 0.5, 1, 0.5, 1, ?, 1, 100)",
+        )
+        .bind(id)
+        .bind(epoch)
+        .bind(o.best.unwrap_or(0.0))
+        .execute(db)
+        .await
+        .unwrap();
+    }
+}
+
+/// Four runs: ε = 0.01 finished for both seeds, ε = 0.03 one running and one queued.
+async fn partly_done(db: &SqlitePool) -> i64 {
+    let id = create_sweep(db, spec("eps-sweep")).await;
+    let done = |best, clean, robust, aa| Outcome {
+        status: "succeeded",
+        epochs_done: 3,
+        best: Some(best),
+        best_epoch: Some(2),
+        clean: Some(clean),
+        robust: Some(robust),
+        autoattack: Some(aa),
+    };
+    set(db, "epsilon=0.01,seed=0", done(0.30, 0.80, 0.28, 0.25)).await;
+    set(db, "epsilon=0.01,seed=1", done(0.50, 0.90, 0.44, 0.41)).await;
+    let running = Outcome {
+        status: "running",
+        epochs_done: 1,
+        best: Some(0.40),
+        best_epoch: Some(1),
+        clean: Some(0.70),
+        robust: Some(0.40),
+        autoattack: None,
+    };
+    set(db, "epsilon=0.03,seed=0", running).await;
+    id
+}
+
+fn section<'a>(body: &'a str, start: &str, end: &str) -> &'a str {
+    let from = body.find(start).unwrap_or_else(|| panic!("no {start} in {body}"));
+    let to = from + body[from..].find(end).unwrap();
+    &body[from..to]
+}
+
+fn position(body: &str, needle: &str) -> usize {
+    body.find(needle).unwrap_or_else(|| panic!("no {needle}"))
+}
+
+/// The page's chart data, as a browser reads the data attribute.
+fn chart_data(body: &str) -> Value {
+    let raw = section(body, "data-sweep=\"", "\">").trim_start_matches("data-sweep=\"");
+    let text = raw.replace("&#34;", "\"").replace("&#39;", "'").replace("&#60;", "<").replace("&#62;", ">").replace("&#38;", "&");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn shows_what_varies_progress_and_runs_ranked_by_best_robust(db: SqlitePool) {
+    let id = partly_done(&db).await;
+    let (status, content_type, body) = get(ready(db), &format!("/sweeps/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(body.contains("<h1 id=\"sweep-heading\">eps-sweep</h1>"), "{body}");
+    assert!(body.contains("<code>epsilon</code>: 0.01, 0.03"), "{body}");
+    assert!(body.contains("<code>seed</code>: 0, 1"));
+    assert!(!body.contains("<code>lr_max</code>"), "a fixed value does not vary");
+    assert!(body.contains("<dd>grid</dd>"));
+    assert!(body.contains(&format!("href=\"/?sweep={id}\"")));
+    assert!(body.contains("<details class=\"sweep-spec\">") && body.contains("&#34;epsilon&#34;"), "the spec, pretty");
+
+    let progress = section(&body, "id=\"sweep-progress\"", "</section>");
+    for (key, n) in [("succeeded", 2), ("running", 1), ("queued", 1), ("failed", 0), ("stopped", 0)] {
+        let item = section(progress, &format!("<li data-status=\"{key}\">"), "</li>");
+        assert!(item.contains(&format!("<strong class=\"count\">{n}</strong>")), "{key}: {item}");
+    }
+
+    let table = section(&body, "<table id=\"sweep-runs\">", "</table>");
+    let order: Vec<usize> = ["data-run=\"2\"", "data-run=\"3\"", "data-run=\"1\"", "data-run=\"4\""]
+        .iter()
+        .map(|row| position(table, row))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "best robust 0.50, 0.40, 0.30, none: {table}");
+    let best = section(table, "data-run=\"2\"", "</tr>");
+    assert!(best.contains("<td class=\"num\">1</td>"), "ranked first: {best}");
+    assert!(best.contains("href=\"/runs/2\">epsilon=0.01,seed=1</a>"));
+    assert!(best.contains("3/3") && best.contains("50.0") && best.contains("90.0") && best.contains("41.0"), "{best}");
+    let queued = section(table, "data-run=\"4\"", "</tr>");
+    assert!(queued.contains("<td class=\"num\">—</td>") && queued.contains("0/3"), "{queued}");
+    assert!(table.contains("AutoAttack %"), "shown once a run has it");
+
+    let data = chart_data(&body);
+    assert_eq!(data["sweep"], id);
+    assert_eq!(data["color"], "epsilon", "the first swept parameter colours by default");
+    assert_eq!(data["runs"].as_array().unwrap().len(), 4);
+    assert_eq!(data["runs"][0]["params"], json!({"epsilon": 0.01, "seed": 0}));
+    assert_eq!(data["params"][0], json!({"name": "epsilon", "values": ["0.01", "0.03"], "numeric": true, "log": false}));
+    assert!(!section(&body, "id=\"chart-robust\"", "</div>").contains("No epochs yet"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn groups_show_mean_and_sample_std_over_seeds(db: SqlitePool) {
+    let id = partly_done(&db).await;
+    let (status, _, body) = get(ready(db.clone()), &format!("/sweeps/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    // Grouped by the first parameter that is not the seed by default.
+    let groups = section(&body, "<table id=\"sweep-groups\">", "</table>");
+    let small = section(groups, "<th scope=\"row\">0.01</th>", "</tr>");
+    // Best 0.30 and 0.50: mean 0.40, sample std sqrt(2 × 0.1² / 1) = 0.1414.
+    assert!(small.contains("<td class=\"num\">2</td>"), "{small}");
+    assert!(small.contains("40.0 ± 14.1"), "{small}");
+    // Final clean 0.80, 0.90: 85.0 ± 7.1; final robust 0.28, 0.44: 36.0 ± 11.3; AA 0.25, 0.41: 33.0 ± 11.3.
+    assert!(small.contains("85.0 ± 7.1") && small.contains("36.0 ± 11.3") && small.contains("33.0 ± 11.3"), "{small}");
+    // ε = 0.03: one run with a best so far, none finished; one run has no ±.
+    let large = section(groups, "<th scope=\"row\">0.03</th>", "</tr>");
+    assert!(large.contains("<td class=\"num\">2</td>") && large.contains("40.0 (1)"), "{large}");
+    assert!(!large.contains("70.0") && !large.contains('±'), "a running run's accuracies are not final: {large}");
+
+    let (_, _, body) = get(ready(db), &format!("/sweeps/{id}?group=seed&color=seed")).await;
+    let groups = section(&body, "<table id=\"sweep-groups\">", "</table>");
+    // Seed 0: best 0.30 and 0.40 → 35.0 ± 7.1; seed 1: 0.50 and a queued run → 50.0 (1).
+    assert!(section(groups, "<th scope=\"row\">0</th>", "</tr>").contains("35.0 ± 7.1"), "{groups}");
+    assert!(section(groups, "<th scope=\"row\">1</th>", "</tr>").contains("50.0 (1)"), "{groups}");
+    assert!(body.contains("<option value=\"seed\" selected>"));
+    assert_eq!(chart_data(&body)["chosen"], "seed");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_unknown_parameter_falls_back_and_says_so(db: SqlitePool) {
+    let id = partly_done(&db).await;
+    let (status, _, body) = get(ready(db.clone()), &format!("/sweeps/{id}?group=%3Cb%3Enope&color=lr")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("`&#60;b&#62;nope` is not a swept parameter of this sweep; grouped by `epsilon` instead."), "{body}");
+    assert!(body.contains("`lr` is not a swept parameter of this sweep; coloured by `epsilon` instead."));
+    assert!(body.contains("<table id=\"sweep-groups\">"));
+    assert_eq!(chart_data(&body)["color"], "epsilon");
+
+    // The form's "none" turns grouping off.
+    let (status, _, body) = get(ready(db), &format!("/sweeps/{id}?group=&color=seed")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!body.contains("<table id=\"sweep-groups\">"));
+    assert!(body.contains("Choose a parameter to group by"));
+    assert_eq!(chart_data(&body)["chosen"], "seed", "the parameter chart follows the colour");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_new_sweep_lists_its_runs_and_says_no_epochs_yet(db: SqlitePool) {
+    let id = create_sweep(&db, spec("fresh")).await;
+    let (status, _, body) = get(ready(db), &format!("/sweeps/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let robust = section(&body, "id=\"chart-robust\"", "</div>");
+    assert!(robust.contains("No epochs yet"), "{robust}");
+    assert!(section(&body, "id=\"chart-tradeoff\"", "</div>").contains("No finished runs yet"));
+    let table = section(&body, "<table id=\"sweep-runs\">", "</table>");
+    assert_eq!(table.matches("<tr data-run=").count(), 4);
+    assert!(!table.contains("AutoAttack"), "no run has AutoAttack yet");
+    let progress = section(&body, "id=\"sweep-progress\"", "</section>");
+    assert!(section(progress, "<li data-status=\"queued\">", "</li>").contains(">4</strong>"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_sweep_without_swept_parameters_says_so(db: SqlitePool) {
+    let id = create_sweep(&db, json!({"method": "grid", "base": {"dataset": "digits", "epochs": 1}})).await;
+    let (status, _, body) = get(ready(db), &format!("/sweeps/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("no swept parameter: every run has the same config"), "{body}");
+    assert!(body.contains("No swept parameter, so nothing to group by."));
+    assert!(!body.contains("id=\"sweep-controls\""));
+    assert!(section(&body, "<table id=\"sweep-runs\">", "</table>").contains(">base</a>"));
+    assert_eq!(chart_data(&body)["color"], Value::Null);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn unknown_sweeps_get_the_html_404(db: SqlitePool) {
+    for uri in ["/sweeps/999", "/sweeps/abc"] {
+        let (status, content_type, body) = get(ready(db.clone()), uri).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(content_type.starts_with("text/html"), "{uri}: {content_type}");
+        assert!(body.contains("Page not found"), "{uri}");
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn user_text_is_escaped(db: SqlitePool) {
+    let mut spec = spec("<script>alert(1)</script>");
+    spec["parameters"] = json!({"aom.labels": {"values": ["ratio", "geometric"]}, "method": {"value": "aom"}});
+    let id = create_sweep(&db, spec).await;
+    let (status, _, body) = get(ready(db), &format!("/sweeps/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!body.contains("<script>alert(1)"), "{body}");
+    assert!(body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
+    // The script data is in an attribute, so quotes are escaped too.
+    assert!(!body.contains("data-sweep=\"{\""));
+    assert_eq!(chart_data(&body)["params"][0]["values"], json!(["ratio", "geometric"]));
+}

@@ -1,0 +1,651 @@
+/*
+ * advmix charts: interactive line and scatter charts on uPlot.
+ *
+ * Load after uPlot and before the page's own script (the server embeds all):
+ *   <link rel="stylesheet" href="/static/uPlot.min.css">
+ *   <script src="/static/uPlot.iife.min.js"></script>
+ *   <script src="/static/charts.js"></script>
+ *
+ * Everything hangs off window.advmix, which other scripts share:
+ *
+ * advmix.lineChart(container, options) -> {setSeries(series), setMarkers(markers), destroy()}
+ *   Replaces the container's children with a chart that follows the
+ *   container's width.
+ *   options:
+ *     title, xLabel, yLabel   strings (all optional)
+ *     series     [{label, points: [[x, y], ...], color?}]; x values may differ
+ *                between series: they are aligned on the union of x, and lines
+ *                span the gaps. Non-finite y values are gaps.
+ *     markers    [{x, y, label, color?}]: single points (e.g. AutoAttack
+ *                accuracy at its epoch), drawn as large dots, not lines.
+ *                Markers sharing a label (and colour) share a legend entry.
+ *     percent    y values are fractions in [0, 1], shown as percentages
+ *     logY       start with a log y axis (non-positive values become gaps)
+ *     allowLog   show a "log y" toggle
+ *     smoothing  show a smoothing slider (0 to 0.99, remembered per browser)
+ *                that applies advmix.smooth to every series, drawing the raw
+ *                values faintly behind the smoothed ones
+ *     smoothingWeight  initial weight, else the remembered one, else 0
+ *     height     plot height in CSS pixels (default 300)
+ *     empty      text shown when there is no point (default "no epochs yet")
+ *   The legend toggles a series on click and shows values under the cursor;
+ *   drag across the plot to zoom, double-click to reset. While zoomed,
+ *   setSeries keeps the zoom (live updates do not undo it).
+ *
+ * advmix.scatterChart(container, options) -> {setPoints(points), destroy()}
+ *   options: title, xLabel, yLabel, percentX, percentY, height, empty,
+ *            points: [{x, y, label, color?}]
+ *   Hovering a point shows its label and values; drag zooms, double-click resets.
+ *
+ * advmix.palette(i) -> the i-th series colour (cycles through 10). Every
+ *   colour has at least 3:1 contrast on both the light and the dark panel.
+ *
+ * advmix.smooth(values, weight) -> the debiased exponential moving average
+ *   TensorBoard uses: last = last*w + (1-w)*y; smoothed = last / (1 - w^n),
+ *   n counting the finite values so far. Non-finite values (null, NaN) stay
+ *   gaps (null) and do not count. A constant series comes back unchanged.
+ *
+ * After every draw the container has data-series="N" (line series, markers
+ * excluded; for a scatter chart 1, or 0 without points) and
+ * data-points="a,b,..." (finite points per series), which browser tests read.
+ */
+(function (root) {
+  "use strict";
+
+  const advmix = (root.advmix = root.advmix || {});
+
+  // Tableau 10's hues, the light ones darkened until they keep 3:1 contrast
+  // against white as well as against the dark theme's panel.
+  const PALETTE = [
+    "#4e79a7", "#d47607", "#e15759", "#589994", "#569e4c",
+    "#aa8b02", "#b07aa1", "#d0727d", "#9c755f", "#968c88",
+  ];
+
+  advmix.palette = function (i) {
+    const n = PALETTE.length;
+    return PALETTE[((Math.trunc(i) % n) + n) % n];
+  };
+
+  const finite = (v) => typeof v === "number" && Number.isFinite(v);
+
+  advmix.smooth = function (values, weight) {
+    const w = Math.min(Math.max(Number(weight) || 0, 0), 0.999999);
+    const out = new Array(values.length);
+    const first = values.find(finite);
+    const constant = values.every((v) => !finite(v) || v === first);
+    let last = 0;
+    let n = 0;
+    for (let i = 0; i < values.length; i++) {
+      const y = values[i];
+      if (!finite(y)) {
+        out[i] = null;
+      } else if (w === 0 || constant) {
+        out[i] = y;
+      } else {
+        last = last * w + (1 - w) * y;
+        n += 1;
+        out[i] = last / (1 - Math.pow(w, n));
+      }
+    }
+    return out;
+  };
+
+  // ---- formatting ----------------------------------------------------------
+
+  function formatNumber(v) {
+    if (!finite(v)) return "—";
+    const a = Math.abs(v);
+    if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(2);
+    return String(Number(v.toPrecision(4)));
+  }
+
+  function formatPercent(v) {
+    if (!finite(v)) return "—";
+    return (v * 100).toFixed(Math.abs(v) < 0.01 && v !== 0 ? 2 : 1) + "%";
+  }
+
+  // The decimals a tick step needs: 2.5 needs 1, 0.02 needs 2.
+  function decimals(step) {
+    for (let d = 0; d < 8; d++) {
+      const scaled = step * Math.pow(10, d);
+      if (Math.abs(scaled - Math.round(scaled)) < 1e-6 * Math.max(1, scaled)) return d;
+    }
+    return 8;
+  }
+
+  // Tick labels with as many decimals as the tick spacing needs.
+  function tickValues(percent) {
+    return (u, splits, axisIdx, space, incr) => {
+      const scale = percent ? 100 : 1;
+      const step = Math.abs(incr * scale);
+      const log = u.scales[u.axes[axisIdx].scale].distr === 3;
+      return splits.map((v) => {
+        if (v == null) return null;
+        let text;
+        if (log || !(step > 0)) text = String(Number((v * scale).toPrecision(3)));
+        else if (!percent && Math.abs(v) >= 1e5) text = v.toExponential(1);
+        else text = (v * scale).toFixed(decimals(step));
+        return percent ? text + "%" : text;
+      });
+    };
+  }
+
+  // ---- theme and layout ----------------------------------------------------
+
+  const DARK = "(prefers-color-scheme: dark)";
+
+  function theme(el) {
+    const style = getComputedStyle(el);
+    const pick = (name, fallback) => style.getPropertyValue(name).trim() || fallback;
+    return {
+      text: pick("--text", "#1b1f24"),
+      muted: pick("--muted", "#5b6470"),
+      grid: pick("--border", "#dde1e6"),
+      panel: pick("--panel", "#ffffff"),
+    };
+  }
+
+  function axes(t, xLabel, yLabel, xValues, yValues) {
+    const common = {
+      stroke: t.muted,
+      grid: { stroke: t.grid, width: 1 },
+      ticks: { stroke: t.grid, width: 1 },
+      font: "12px system-ui, sans-serif",
+      labelFont: "12px system-ui, sans-serif",
+    };
+    return [
+      Object.assign({}, common, { label: xLabel || undefined, values: xValues }),
+      Object.assign({}, common, { label: yLabel || undefined, values: yValues, size: 56 }),
+    ];
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  // Builds the shared frame (head, plot area, empty message), follows the
+  // container's width and the system theme, and calls rebuild() when a
+  // chart must be drawn anew.
+  function frame(container, options, rebuild, resize) {
+    container.classList.add("advmix-chart");
+    const head = el("div", "advmix-chart-head");
+    const title = el("div", "advmix-chart-title", options.title || "");
+    const controls = el("div", "advmix-chart-controls");
+    head.append(title, controls);
+    const body = el("div", "advmix-chart-body");
+    const empty = el("p", "advmix-chart-empty", options.empty || "no epochs yet");
+    empty.hidden = true;
+    container.replaceChildren(head, body, empty);
+
+    let width = 0;
+    const observer = new ResizeObserver(() => {
+      // Deferred so that resizing the plot never re-enters the observer.
+      requestAnimationFrame(() => {
+        const w = body.clientWidth;
+        if (w > 0 && w !== width) {
+          width = w;
+          resize(w);
+        }
+      });
+    });
+    observer.observe(body);
+    const media = root.matchMedia ? root.matchMedia(DARK) : null;
+    const onTheme = () => rebuild();
+    if (media) media.addEventListener("change", onTheme);
+
+    return {
+      controls,
+      body,
+      width: () => body.clientWidth || container.clientWidth || 600,
+      setEmpty(isEmpty) {
+        empty.hidden = !isEmpty;
+        body.hidden = isEmpty;
+        controls.hidden = isEmpty;
+      },
+      mark(series, points) {
+        container.dataset.series = String(series);
+        container.dataset.points = points.join(",");
+      },
+      destroy() {
+        observer.disconnect();
+        if (media) media.removeEventListener("change", onTheme);
+        container.replaceChildren();
+        container.classList.remove("advmix-chart");
+        delete container.dataset.series;
+        delete container.dataset.points;
+      },
+    };
+  }
+
+  // Zoom that survives a rebuild or a live update: set by a drag-select,
+  // cleared by the double-click that resets it.
+  function zoomTracker() {
+    const z = { x: null, y: null };
+    return {
+      state: z,
+      cursor(dragY) {
+        return {
+          drag: { x: true, y: !!dragY, uni: dragY ? 20 : undefined, setScale: true },
+          bind: {
+            dblclick: (u, target, handler) => (e) => {
+              z.x = z.y = null;
+              return handler(e);
+            },
+          },
+        };
+      },
+      hook(dragY) {
+        // Fires before uPlot zooms to the selection, so read the selection.
+        return (u) => {
+          const { left, top, width, height } = u.select;
+          if (width > 0) z.x = [u.posToVal(left, "x"), u.posToVal(left + width, "x")];
+          if (dragY && height > 0) z.y = [u.posToVal(top + height, "y"), u.posToVal(top, "y")];
+        };
+      },
+      apply(u) {
+        if (z.x || z.y) {
+          u.batch(() => {
+            if (z.x) u.setScale("x", { min: z.x[0], max: z.x[1] });
+            if (z.y) u.setScale("y", { min: z.y[0], max: z.y[1] });
+          });
+        }
+      },
+    };
+  }
+
+  function storedWeight() {
+    try {
+      const v = parseFloat(root.localStorage.getItem("advmix.smoothing"));
+      return finite(v) ? v : 0;
+    } catch (e) {
+      return 0;
+    }
+  }
+
+  function storeWeight(w) {
+    try {
+      root.localStorage.setItem("advmix.smoothing", String(w));
+    } catch (e) {
+      // Storage can be off (private windows); the slider still works.
+    }
+  }
+
+  // ---- line chart ----------------------------------------------------------
+
+  advmix.lineChart = function (container, options) {
+    const opts = Object.assign({ series: [], markers: [], height: 300 }, options);
+    let series = opts.series || [];
+    let markers = opts.markers || [];
+    let logY = !!opts.logY;
+    let weight = opts.smoothing ? Math.min(Math.max(opts.smoothingWeight ?? storedWeight(), 0), 0.99) : 0;
+    let plot = null;
+    let shape = "";
+    let counts = []; // finite points per series, for data-points
+    const hidden = new Set(); // labels the user toggled off, kept across rebuilds
+    const zoom = zoomTracker();
+    const f = frame(container, opts, rebuild, (w) => plot && plot.setSize({ width: w, height: opts.height }));
+
+    if (opts.smoothing) {
+      const label = el("label", "advmix-smoothing", "Smoothing ");
+      const input = el("input");
+      Object.assign(input, { type: "range", min: "0", max: "0.99", step: "0.01", value: String(weight) });
+      const output = el("output", null, weight.toFixed(2));
+      input.addEventListener("input", () => {
+        weight = parseFloat(input.value) || 0;
+        output.textContent = weight.toFixed(2);
+        storeWeight(weight);
+        if (plot) plot.setData(data().columns, false);
+      });
+      label.append(input, " ", output);
+      f.controls.append(label);
+    }
+    if (opts.allowLog) {
+      const label = el("label", "advmix-logy");
+      const input = el("input");
+      input.type = "checkbox";
+      input.checked = logY;
+      input.addEventListener("change", () => {
+        logY = input.checked;
+        zoom.state.y = null;
+        rebuild();
+      });
+      label.append(input, " log y");
+      f.controls.append(label);
+    }
+
+    function markerGroups() {
+      const groups = new Map();
+      markers.forEach((m) => {
+        if (!finite(m.x) || !finite(m.y)) return;
+        const key = (m.label || "") + "\u0000" + (m.color || "");
+        if (!groups.has(key)) groups.set(key, { label: m.label || "", color: m.color, points: [] });
+        groups.get(key).points.push([m.x, m.y]);
+      });
+      return [...groups.values()];
+    }
+
+    // The aligned columns for uPlot, and per-series counts for data-points.
+    function data() {
+      const groups = markerGroups();
+      const xs = new Set();
+      const keep = (y) => finite(y) && (!logY || y > 0);
+      const maps = series.map((s) => {
+        const m = new Map();
+        (s.points || []).forEach((p) => {
+          if (p && finite(p[0])) {
+            m.set(p[0], keep(p[1]) ? p[1] : null);
+            xs.add(p[0]);
+          }
+        });
+        return m;
+      });
+      groups.forEach((g) => g.points.forEach((p) => xs.add(p[0])));
+      const x = [...xs].sort((a, b) => a - b);
+      const raw = maps.map((m) => x.map((v) => (m.has(v) ? m.get(v) : null)));
+      const counts = raw.map((col) => col.filter(finite).length);
+      const markerCols = groups.map((g) => {
+        const m = new Map(g.points.map((p) => [p[0], keep(p[1]) ? p[1] : null]));
+        return x.map((v) => (m.has(v) ? m.get(v) : null));
+      });
+      const columns = [x];
+      if (opts.smoothing) columns.push(...raw);
+      columns.push(...raw.map((col) => (opts.smoothing ? advmix.smooth(col, weight) : col)), ...markerCols);
+      const total = counts.reduce((a, b) => a + b, 0) + markerCols.reduce((a, c) => a + c.filter(finite).length, 0);
+      return { columns, counts, groups, total };
+    }
+
+    function shapeOf(groups) {
+      return JSON.stringify([
+        logY,
+        series.map((s, i) => [s.label, s.color || advmix.palette(i)]),
+        groups.map((g) => [g.label, g.color]),
+      ]);
+    }
+
+    function build(d) {
+      const t = theme(container);
+      const fmt = opts.percent ? formatPercent : formatNumber;
+      const n = series.length;
+      const rawOffset = 1;
+      const mainOffset = opts.smoothing ? 1 + n : 1;
+      const markerOffset = mainOffset + n;
+      const integerX = d.columns[0].every(Number.isInteger);
+      const uSeries = [{ label: opts.xLabel || "x", value: (u, v) => formatNumber(v) }];
+      if (opts.smoothing) {
+        series.forEach((s, i) => {
+          uSeries.push({
+            label: s.label + " (raw)",
+            class: "advmix-raw",
+            stroke: (s.color || advmix.palette(i)) + "55",
+            width: 1,
+            spanGaps: true,
+            points: { show: false },
+            show: !hidden.has(s.label),
+          });
+        });
+      }
+      series.forEach((s, i) => {
+        uSeries.push({
+          label: s.label,
+          stroke: s.color || advmix.palette(i),
+          width: 2,
+          spanGaps: true,
+          show: !hidden.has(s.label),
+          value: (u, v, sidx, idx) => {
+            if (!opts.smoothing || weight === 0 || idx == null || !finite(v)) return fmt(v);
+            return fmt(v) + " (raw " + fmt(u.data[rawOffset + i][idx]) + ")";
+          },
+        });
+      });
+      d.groups.forEach((g, j) => {
+        const color = g.color || advmix.palette(n + j);
+        uSeries.push({
+          label: g.label,
+          stroke: color,
+          fill: color,
+          width: 0,
+          paths: () => null,
+          points: { show: true, size: 11, width: 2, stroke: t.panel, fill: color },
+          show: !hidden.has(g.label),
+          value: (u, v) => fmt(v),
+        });
+      });
+      const uOpts = {
+        width: f.width(),
+        height: opts.height,
+        series: uSeries,
+        scales: {
+          x: { time: false },
+          y: logY ? { distr: 3, log: 10 } : {},
+        },
+        axes: axes(
+          t,
+          opts.xLabel,
+          opts.yLabel,
+          integerX ? (u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : "")) : tickValues(false),
+          tickValues(!!opts.percent),
+        ),
+        legend: { live: true },
+        focus: { alpha: 0.3 },
+        cursor: Object.assign(zoom.cursor(false), { focus: { prox: 16 } }),
+        hooks: {
+          setSelect: [zoom.hook(false)],
+          setSeries: [
+            (u, sidx, change) => {
+              if (!change || !("show" in change) || sidx == null) return;
+              const label = u.series[sidx].label;
+              if (change.show) hidden.delete(label);
+              else hidden.add(label);
+              if (opts.smoothing && sidx >= mainOffset && sidx < markerOffset) {
+                u.setSeries(rawOffset + (sidx - mainOffset), { show: change.show }, false);
+              }
+            },
+          ],
+          draw: [() => f.mark(series.length, counts)],
+        },
+      };
+      if (integerX) uOpts.axes[0].incrs = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000];
+      plot = new uPlot(uOpts, d.columns, f.body);
+      zoom.apply(plot);
+    }
+
+    function rebuild() {
+      if (plot) {
+        plot.destroy();
+        plot = null;
+      }
+      render();
+    }
+
+    function render() {
+      const d = data();
+      counts = d.counts;
+      f.mark(series.length, counts);
+      if (d.total === 0) {
+        if (plot) {
+          plot.destroy();
+          plot = null;
+        }
+        shape = "";
+        f.setEmpty(true);
+        return;
+      }
+      f.setEmpty(false);
+      const s = shapeOf(d.groups);
+      if (plot && s === shape) {
+        // Rescaled, then zoomed back: y fits the new data in the zoomed range.
+        plot.setData(d.columns);
+        zoom.apply(plot);
+      } else {
+        if (plot) plot.destroy();
+        shape = s;
+        build(d);
+      }
+    }
+
+    render();
+    return {
+      setSeries(next) {
+        series = next || [];
+        render();
+      },
+      setMarkers(next) {
+        markers = next || [];
+        render();
+      },
+      destroy() {
+        if (plot) plot.destroy();
+        plot = null;
+        f.destroy();
+      },
+    };
+  };
+
+  // ---- scatter chart -------------------------------------------------------
+
+  advmix.scatterChart = function (container, options) {
+    const opts = Object.assign({ points: [], height: 320, empty: "no points yet" }, options);
+    let points = [];
+    let plot = null;
+    const zoom = zoomTracker();
+    const f = frame(container, opts, rebuild, (w) => plot && plot.setSize({ width: w, height: opts.height }));
+    const fx = opts.percentX ? formatPercent : formatNumber;
+    const fy = opts.percentY ? formatPercent : formatNumber;
+    let tip = null;
+
+    function draw(u) {
+      const ctx = u.ctx;
+      const { left, top, width, height } = u.bbox;
+      const r = 4.5 * uPlot.pxRatio;
+      const outline = theme(container).panel;
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(left, top, width, height);
+      ctx.clip();
+      ctx.lineWidth = uPlot.pxRatio;
+      ctx.strokeStyle = outline;
+      points.forEach((p) => {
+        const cx = u.valToPos(p.x, "x", true);
+        const cy = u.valToPos(p.y, "y", true);
+        ctx.beginPath();
+        ctx.arc(cx, cy, r, 0, 2 * Math.PI);
+        ctx.fillStyle = p.color || advmix.palette(0);
+        ctx.fill();
+        ctx.stroke();
+      });
+      ctx.restore();
+      return null;
+    }
+
+    // Nearest point within 12 CSS pixels of the cursor.
+    function hover(u) {
+      const { left, top } = u.cursor;
+      let best = null;
+      let bestDist = 144;
+      if (left >= 0 && top >= 0) {
+        points.forEach((p) => {
+          const dx = u.valToPos(p.x, "x") - left;
+          const dy = u.valToPos(p.y, "y") - top;
+          const dist = dx * dx + dy * dy;
+          if (dist < bestDist) {
+            bestDist = dist;
+            best = p;
+          }
+        });
+      }
+      if (!best) {
+        tip.hidden = true;
+        return;
+      }
+      tip.replaceChildren(
+        el("strong", null, best.label || ""),
+        el("span", null, `${opts.xLabel || "x"} ${fx(best.x)} · ${opts.yLabel || "y"} ${fy(best.y)}`),
+      );
+      tip.hidden = false;
+      const x = u.valToPos(best.x, "x");
+      const y = u.valToPos(best.y, "y");
+      const flip = x > u.over.clientWidth / 2;
+      tip.style.left = flip ? "" : x + 10 + "px";
+      tip.style.right = flip ? u.over.clientWidth - x + 10 + "px" : "";
+      tip.style.top = Math.max(0, y - 10) + "px";
+    }
+
+    function build() {
+      const t = theme(container);
+      const xs = points.map((p) => p.x);
+      const ys = points.map((p) => p.y);
+      plot = new uPlot(
+        {
+          mode: 2,
+          width: f.width(),
+          height: opts.height,
+          legend: { show: false },
+          // Padded so that points on the extremes are not cut in half.
+          scales: {
+            x: { time: false, auto: true, range: (u, min, max) => uPlot.rangeNum(min, max, 0.08, true) },
+            y: { auto: true, range: (u, min, max) => uPlot.rangeNum(min, max, 0.08, true) },
+          },
+          series: [
+            {},
+            {
+              label: opts.title || "points",
+              facets: [
+                { scale: "x", auto: true },
+                { scale: "y", auto: true },
+              ],
+              paths: draw,
+              points: { show: false },
+            },
+          ],
+          axes: axes(t, opts.xLabel, opts.yLabel, tickValues(!!opts.percentX), tickValues(!!opts.percentY)),
+          cursor: Object.assign(zoom.cursor(true), { points: { show: false } }),
+          hooks: {
+            setSelect: [zoom.hook(true)],
+            setCursor: [hover],
+            draw: [() => f.mark(1, [points.length])],
+          },
+        },
+        [null, [xs, ys]],
+        f.body,
+      );
+      tip = el("div", "advmix-tip");
+      tip.hidden = true;
+      plot.over.append(tip);
+      zoom.apply(plot);
+    }
+
+    function rebuild() {
+      if (plot) plot.destroy();
+      plot = null;
+      if (points.length) build();
+    }
+
+    function setPoints(next) {
+      points = (next || []).filter((p) => p && finite(p.x) && finite(p.y));
+      f.mark(points.length ? 1 : 0, points.length ? [points.length] : []);
+      f.setEmpty(points.length === 0);
+      if (!points.length) {
+        if (plot) plot.destroy();
+        plot = null;
+      } else if (plot) {
+        plot.setData([null, [points.map((p) => p.x), points.map((p) => p.y)]]);
+        zoom.apply(plot);
+      } else {
+        build();
+      }
+    }
+
+    setPoints(opts.points);
+    return {
+      setPoints,
+      destroy() {
+        if (plot) plot.destroy();
+        plot = null;
+        f.destroy();
+      },
+    };
+  };
+})(typeof window !== "undefined" ? window : globalThis);

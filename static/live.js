@@ -1,0 +1,139 @@
+/*
+ * advmix live updates: the server's event streams and JSON fetches.
+ *
+ * advmix.live(url, onEvent, {onReconnect}) -> {close()}
+ *   Follows an SSE stream of the server (/api/v1/runs/{id}/events for one
+ *   run, /api/v1/events for all; docs/api.md). Each message is parsed and
+ *   passed on as onEvent({run_id, event}), where event is one trainer event
+ *   (docs/events.md: type "epoch", "checkpoint", "finished", ...).
+ *   The streams have no replay: when the connection drops (the server
+ *   restarts, the network blinks) it reconnects by itself, waiting 0.25 s,
+ *   then longer up to 4 s between tries, and calls onReconnect() once the
+ *   stream is back so that the page can refetch what it missed.
+ *
+ * advmix.fetchJson(url, init?) -> Promise of the parsed body (null when empty)
+ *   init is fetch's; a plain-object body is sent as JSON. On a non-2xx
+ *   answer it throws an Error whose message is the server's `error`, with
+ *   .status and .body (the JSON error: field, errors) for forms.
+ */
+(function (root) {
+  "use strict";
+
+  const advmix = (root.advmix = root.advmix || {});
+
+  const DELAYS_MS = [250, 500, 1000, 2000, 4000];
+
+  advmix.live = function (url, onEvent, options) {
+    const onReconnect = (options && options.onReconnect) || null;
+    let source = null;
+    let timer = null;
+    let closed = false;
+    let failures = 0;
+    // Whether events may have been missed since the last open stream.
+    let missed = false;
+
+    function connect() {
+      timer = null;
+      if (closed) return;
+      source = new root.EventSource(url);
+      source.addEventListener("open", () => {
+        failures = 0;
+        if (missed) {
+          missed = false;
+          if (onReconnect) onReconnect();
+        }
+      });
+      source.addEventListener("run", (message) => {
+        let data;
+        try {
+          data = JSON.parse(message.data);
+        } catch (e) {
+          return; // not one of ours; the stream goes on
+        }
+        onEvent(data);
+      });
+      // EventSource retries on its own only after some failures, and only
+      // after the delay the browser picks; taking over gives one behaviour.
+      source.addEventListener("error", () => {
+        drop();
+        schedule();
+      });
+    }
+
+    function drop() {
+      if (source) {
+        source.close();
+        source = null;
+        missed = true;
+      }
+    }
+
+    function schedule() {
+      if (closed || timer != null) return;
+      const delay = DELAYS_MS[Math.min(failures, DELAYS_MS.length - 1)];
+      failures += 1;
+      timer = setTimeout(connect, delay);
+    }
+
+    // Leaving the page closes the stream without it counting as a failure;
+    // coming back from the back-forward cache reopens it and catches up.
+    function onHide() {
+      if (timer != null) clearTimeout(timer);
+      timer = null;
+      drop();
+    }
+    function onShow(e) {
+      if (e.persisted && !closed && !source && timer == null) connect();
+    }
+    if (root.addEventListener) {
+      root.addEventListener("pagehide", onHide);
+      root.addEventListener("pageshow", onShow);
+    }
+
+    connect();
+    return {
+      close() {
+        closed = true;
+        onHide();
+        if (root.removeEventListener) {
+          root.removeEventListener("pagehide", onHide);
+          root.removeEventListener("pageshow", onShow);
+        }
+      },
+    };
+  };
+
+  advmix.fetchJson = async function (url, init) {
+    const request = Object.assign({}, init);
+    const headers = new Headers(request.headers || {});
+    if (!headers.has("Accept")) headers.set("Accept", "application/json");
+    const body = request.body;
+    if (body != null && typeof body === "object" && Object.getPrototypeOf(body) === Object.prototype) {
+      request.body = JSON.stringify(body);
+      if (!headers.has("Content-Type")) headers.set("Content-Type", "application/json");
+    }
+    request.headers = headers;
+    const response = await fetch(url, request);
+    const text = await response.text();
+    let parsed = null;
+    if (text) {
+      try {
+        parsed = JSON.parse(text);
+      } catch (e) {
+        parsed = null;
+      }
+    }
+    if (!response.ok) {
+      const message =
+        parsed && typeof parsed.error === "string"
+          ? parsed.error
+          : `${response.status} ${response.statusText || "error"} from ${url}`;
+      const error = new Error(message);
+      error.status = response.status;
+      error.body = parsed;
+      throw error;
+    }
+    if (parsed === null && text) throw new Error(`${url} did not answer JSON`);
+    return parsed;
+  };
+})(typeof window !== "undefined" ? window : globalThis);

@@ -1,0 +1,299 @@
+// The sweep page's charts and live state. Tables are rendered by the server;
+// this draws the three charts from the page's data (#sweep[data-sweep]) and
+// keeps progress, statuses and charts current from the event stream.
+(() => {
+  'use strict';
+  const root = document.getElementById('sweep');
+  const A = window.advmix;
+  if (!root || !A) return;
+
+  const data = JSON.parse(root.dataset.sweep);
+  const METRIC = 'test_pgd_acc';
+  // Hundreds of runs: the server downsamples each series to this many points.
+  const MAX_POINTS = 400;
+  // Well under a second, so the page follows the trainer closely, yet a burst
+  // of events (many runs finishing an epoch together) costs one fetch.
+  const SERIES_DELAY_MS = 250;
+  const RUNS_DELAY_MS = 600;
+  const PER_PAGE = 500;
+  const STATUS_AFTER = { started: 'running', finished: 'succeeded', failed: 'failed', stopped: 'stopped' };
+
+  let runs = data.runs;
+  let byId = new Map(runs.map((r) => [r.id, r]));
+  let series = [];
+  let colorParam = data.color;
+  const groupSelect = document.getElementById('sweep-group');
+  const grouped = () => (groupSelect && groupSelect.value) || null;
+  let chosen = data.chosen;
+  const charts = {};
+  let paramDrawn = null;
+
+  // Values as the server writes them in run names and tables.
+  const display = (v) => (v === undefined || v === null ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
+  const paramInfo = (name) => data.params.find((p) => p.name === name);
+
+  const label = (run) => {
+    const parts = data.params
+      .filter((p) => run.params && p.name in run.params)
+      .map((p) => `${p.name}=${display(run.params[p.name])}`);
+    return parts.length ? parts.join(' ') : run.name;
+  };
+
+  // Runs sharing a value of the colour parameter share a colour; with
+  // nothing to colour by, each run gets its own.
+  const colorOf = (run) => {
+    const info = colorParam && paramInfo(colorParam);
+    if (!info) return A.palette(runs.indexOf(run));
+    const i = info.values.indexOf(display(run.params[colorParam]));
+    return A.palette(i < 0 ? info.values.length : i);
+  };
+
+  function reset(id) {
+    if (charts[id]) {
+      charts[id].destroy();
+      delete charts[id];
+    }
+  }
+
+  function showEmpty(id, text) {
+    const el = document.getElementById(id);
+    reset(id);
+    el.replaceChildren();
+    const p = document.createElement('p');
+    p.className = 'chart-empty';
+    p.textContent = text;
+    el.append(p);
+  }
+
+  function container(id) {
+    const el = document.getElementById(id);
+    el.querySelectorAll('.chart-empty').forEach((p) => p.remove());
+    return el;
+  }
+
+  // The panels' headings title the charts, so the charts carry none.
+  function drawRobust() {
+    const id = 'chart-robust';
+    const drawn = series.filter((s) => s.points.length > 0 && byId.has(s.run_id));
+    if (drawn.length === 0) return showEmpty(id, 'No epochs yet');
+    const lines = drawn.map((s) => {
+      const run = byId.get(s.run_id);
+      return { label: label(run), points: s.points, color: colorOf(run) };
+    });
+    const markers = drawn
+      .map((s) => [byId.get(s.run_id), s.points[s.points.length - 1][0]])
+      .filter(([run]) => run.autoattack_acc !== null && run.autoattack_acc !== undefined)
+      .map(([run, x]) => ({ x, y: run.autoattack_acc, label: `AutoAttack ${label(run)}`, color: colorOf(run) }));
+    if (charts[id]) {
+      charts[id].setSeries(lines);
+      charts[id].setMarkers(markers);
+      return;
+    }
+    charts[id] = A.lineChart(container(id), {
+      xLabel: 'epoch',
+      yLabel: 'robust accuracy',
+      series: lines,
+      markers,
+      percent: true,
+      logY: false,
+      allowLog: true,
+      smoothing: true,
+    });
+  }
+
+  function scatter(id, points, options, emptyText) {
+    if (points.length === 0) return showEmpty(id, emptyText);
+    if (charts[id]) return charts[id].setPoints(points);
+    charts[id] = A.scatterChart(container(id), { ...options, points });
+  }
+
+  function drawTradeoff() {
+    const points = runs
+      .filter((r) => r.status === 'succeeded' && r.final_clean_acc != null && r.final_robust_acc != null)
+      .map((r) => ({ x: r.final_clean_acc, y: r.final_robust_acc, label: label(r), color: colorOf(r) }));
+    scatter('chart-tradeoff', points, {
+      xLabel: 'final clean accuracy',
+      yLabel: 'final robust accuracy',
+      percentX: true,
+      percentY: true,
+    }, 'No finished runs yet');
+  }
+
+  // Numbers on their own axis (log10 beyond two decades); other values by
+  // their position, named in the axis label.
+  function drawParam() {
+    const id = 'chart-param';
+    const info = chosen && paramInfo(chosen);
+    if (!info) return showEmpty(id, 'No swept parameter');
+    const heading = document.querySelector('#param-heading .sweep-param-name');
+    if (heading) heading.textContent = info.name;
+    const x = (v) => {
+      if (!info.numeric) return info.values.indexOf(display(v));
+      return info.log ? Math.log10(Number(v)) : Number(v);
+    };
+    const xLabel = !info.numeric
+      ? `${info.name} (${info.values.map((v, i) => `${i}: ${v}`).join(', ')})`
+      : info.log ? `${info.name} (log10)` : info.name;
+    const points = runs
+      .filter((r) => r.best_robust_acc != null && r.params && info.name in r.params)
+      .map((r) => ({ x: x(r.params[info.name]), y: r.best_robust_acc, label: label(r), color: colorOf(r) }));
+    // The axis changes with the parameter, which setPoints cannot say.
+    if (paramDrawn !== info.name) reset(id);
+    paramDrawn = info.name;
+    scatter(id, points, {
+      xLabel,
+      yLabel: 'best robust accuracy',
+      percentX: false,
+      percentY: true,
+    }, 'No epochs yet');
+  }
+
+  function drawAll() {
+    drawRobust();
+    drawTradeoff();
+    drawParam();
+  }
+
+  function updateProgress() {
+    const counts = { queued: 0, running: 0, succeeded: 0, failed: 0, stopped: 0 };
+    for (const r of runs) {
+      const key = r.status === 'lost' ? 'failed' : r.status;
+      if (key in counts) counts[key] += 1;
+    }
+    const box = document.getElementById('sweep-progress');
+    if (!box) return;
+    for (const [key, n] of Object.entries(counts)) {
+      const seg = box.querySelector(`.sweep-seg[data-status="${key}"]`);
+      if (seg) {
+        seg.style.flexGrow = String(n);
+        seg.title = seg.title.replace(/^\d+/, String(n));
+      }
+      const count = box.querySelector(`li[data-status="${key}"] .count`);
+      if (count) count.textContent = String(n);
+    }
+    box.dataset.total = String(runs.length);
+    const total = box.querySelector('.sweep-total');
+    if (total) total.textContent = String(runs.length);
+  }
+
+  function updateRow(run) {
+    const row = document.querySelector(`#sweep-runs tr[data-run="${run.id}"]`);
+    if (!row) return;
+    const status = row.querySelector('.run-status .status');
+    if (status && status.textContent !== run.status) {
+      status.textContent = run.status;
+      status.className = `status status-${run.status}`;
+    }
+    const epochs = row.querySelector('.run-epochs');
+    if (epochs) epochs.textContent = `${run.epochs_done}/${run.epochs}`;
+  }
+
+  // At most one request in flight; calls meanwhile fold into one more.
+  function throttled(fn, delay) {
+    let timer = null;
+    let busy = false;
+    let again = false;
+    const fire = async () => {
+      timer = null;
+      if (busy) {
+        again = true;
+        return;
+      }
+      busy = true;
+      try {
+        await fn();
+      } catch (e) {
+        console.warn('sweep page: refresh failed', e);
+      } finally {
+        busy = false;
+        if (again) {
+          again = false;
+          schedule();
+        }
+      }
+    };
+    const schedule = () => {
+      if (timer === null) timer = setTimeout(fire, delay);
+    };
+    return schedule;
+  }
+
+  async function loadSeries() {
+    const ids = runs.filter((r) => r.epochs_done > 0).map((r) => r.id);
+    if (ids.length === 0) {
+      series = [];
+    } else {
+      const url = `/api/v1/series?runs=${ids.join(',')}&metric=${METRIC}&max_points=${MAX_POINTS}`;
+      series = (await A.fetchJson(url)).series;
+    }
+    drawRobust();
+  }
+
+  async function loadRuns() {
+    const all = [];
+    for (let page = 1; ; page += 1) {
+      const body = await A.fetchJson(`/api/v1/runs?sweep=${data.sweep}&sort=id&order=asc&per_page=${PER_PAGE}&page=${page}`);
+      all.push(...body.runs);
+      if (body.runs.length < PER_PAGE || all.length >= body.total) break;
+    }
+    runs = all;
+    byId = new Map(runs.map((r) => [r.id, r]));
+    runs.forEach(updateRow);
+    updateProgress();
+    drawAll();
+  }
+
+  const refreshSeries = throttled(loadSeries, SERIES_DELAY_MS);
+  const refreshRuns = throttled(loadRuns, RUNS_DELAY_MS);
+
+  function onEvent(message) {
+    const run = byId.get(message.run_id);
+    const event = message.event || {};
+    if (!run) {
+      // A run added to the sweep since the page loaded (a rerun) comes with
+      // the next refresh of the list.
+      if (event.type === 'started') refreshRuns();
+      return;
+    }
+    if (event.type === 'epoch') {
+      run.epochs_done = Math.max(run.epochs_done, event.epoch);
+      refreshSeries();
+    }
+    const status = event.type === 'status' ? event.status : STATUS_AFTER[event.type];
+    if (status) run.status = status;
+    updateRow(run);
+    updateProgress();
+    if (event.type !== 'checkpoint' && event.type !== 'samples') refreshRuns();
+  }
+
+  const colorSelect = document.getElementById('sweep-color');
+  if (colorSelect) {
+    colorSelect.addEventListener('change', () => {
+      colorParam = colorSelect.value;
+      chosen = grouped() || colorParam;
+      const url = new URL(window.location.href);
+      url.searchParams.set('color', colorParam);
+      if (groupSelect) url.searchParams.set('group', groupSelect.value);
+      window.history.replaceState(null, '', url);
+      drawAll();
+    });
+  }
+  // The group table is rendered by the server: a new grouping reloads.
+  if (groupSelect) groupSelect.addEventListener('change', () => groupSelect.form.submit());
+
+  drawTradeoff();
+  drawParam();
+  if (runs.some((r) => r.epochs_done > 0)) {
+    loadSeries().catch((e) => console.warn('sweep page: series failed', e));
+  }
+  // Subscribed even when every run has ended: a run can be resumed or rerun.
+  if (A.live) {
+    A.live('/api/v1/events', onEvent, {
+      // Events were missed while the stream was down.
+      onReconnect: () => {
+        refreshRuns();
+        refreshSeries();
+      },
+    });
+  }
+})();
