@@ -18,6 +18,14 @@
     if (swatch && i >= 0) swatch.style.background = colour(i);
   });
 
+  // AutoAttack accuracy, from the metrics table, as a marker per run at the
+  // epoch it was measured (the last one when the epoch is unknown).
+  const autoattack = new Map();
+  document.querySelectorAll("#compare-metrics tbody tr[data-autoattack]").forEach((row) => {
+    const epoch = row.dataset.autoattackEpoch;
+    autoattack.set(Number(row.dataset.runId), { y: Number(row.dataset.autoattack), epoch: epoch ? Number(epoch) : null });
+  });
+
   const fetchJson = advmix.fetchJson
     ? advmix.fetchJson
     : (url) => fetch(url, { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.status))));
@@ -54,6 +62,17 @@
         // The same hue at half opacity: the chart draws solid lines only.
         ...clean.map((s, i) => ({ label: `${s.name} · clean`, points: s.points, color: `${colour(i)}80` })),
       ]);
+      accChart.setMarkers(
+        pgd
+          .map((s, i) => [s, i, autoattack.get(s.run_id)])
+          .filter(([s, , aa]) => aa && (aa.epoch != null || s.points.length > 0))
+          .map(([s, i, aa]) => ({
+            x: aa.epoch != null ? aa.epoch : s.points[s.points.length - 1][0],
+            y: aa.y,
+            label: `${s.name} · AutoAttack`,
+            color: colour(i),
+          })),
+      );
       lossChart.setSeries(loss.map((s, i) => ({ label: s.name, points: s.points, color: colour(i) })));
     } catch (err) {
       box.insertAdjacentHTML("beforeend", '<p class="notice" role="status">The curves could not be loaded; reload to try again.</p>');

@@ -83,7 +83,12 @@
     const markers = drawn
       .map((s) => [byId.get(s.run_id), s.points[s.points.length - 1][0]])
       .filter(([run]) => run.autoattack_acc !== null && run.autoattack_acc !== undefined)
-      .map(([run, x]) => ({ x, y: run.autoattack_acc, label: `AutoAttack ${label(run)}`, color: colorOf(run) }));
+      .map(([run, x]) => ({
+        x: run.autoattack_epoch ?? x,
+        y: run.autoattack_acc,
+        label: `AutoAttack ${label(run)}`,
+        color: colorOf(run),
+      }));
     if (charts[id]) {
       charts[id].setSeries(lines);
       charts[id].setMarkers(markers);

@@ -138,6 +138,37 @@ impl Default for AomConfig {
     }
 }
 
+/// Which of the server's slots may take the run. The trainer itself runs on
+/// whatever `--device` it is given; this is the scheduler's constraint.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DevicePreference {
+    /// Any free slot, GPU or CPU.
+    #[default]
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+impl DevicePreference {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DevicePreference::Auto => "auto",
+            DevicePreference::Cpu => "cpu",
+            DevicePreference::Cuda => "cuda",
+        }
+    }
+
+    /// Whether a slot on `device` (`cpu`, `cuda:N`) may take the run.
+    pub fn accepts(self, device: &str) -> bool {
+        match self {
+            DevicePreference::Auto => true,
+            DevicePreference::Cpu => device == "cpu",
+            DevicePreference::Cuda => device.starts_with("cuda"),
+        }
+    }
+}
+
 /// The attack run once on the final model, after the last epoch.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -224,6 +255,8 @@ pub struct RunConfig {
     pub samples_every: u32,
     /// bf16 autocast; only honoured on CUDA.
     pub bf16: bool,
+    /// Which slots the scheduler may start the run in.
+    pub device: DevicePreference,
 }
 
 impl Default for RunConfig {
@@ -251,6 +284,7 @@ impl Default for RunConfig {
             checkpoint_every: 0,
             samples_every: 10,
             bf16: false,
+            device: DevicePreference::Auto,
         }
     }
 }

@@ -163,25 +163,43 @@ impl Scheduler {
     }
 
     async fn fill_slots(self: &Arc<Self>) -> anyhow::Result<()> {
-        while self.accepting.load(Ordering::SeqCst) && !self.shutting_down() {
-            let Some(index) = self.busy.lock().await.iter().position(Option::is_none) else { return Ok(()) };
-            if let Some(job) = evals::next_queued(&self.db).await? {
-                self.start_eval(index, &job).await?;
-                continue;
+        // Each pass starts one job in the first free slot that has one, then
+        // looks again: a CPU slot may have work when a GPU slot has none.
+        'pass: while self.accepting.load(Ordering::SeqCst) && !self.shutting_down() {
+            let free: Vec<usize> =
+                self.busy.lock().await.iter().enumerate().filter(|(_, b)| b.is_none()).map(|(i, _)| i).collect();
+            for index in free {
+                if let Some(job) = evals::next_queued(&self.db).await? {
+                    self.start_eval(index, &job).await?;
+                    continue 'pass;
+                }
+                let slot = &self.slots[index];
+                let Some(run) = store::next_queued(&self.db, &slot.device).await? else { continue };
+                if !store::claim(&self.db, run.id, &slot.name, &slot.device).await? {
+                    continue 'pass;
+                }
+                self.busy.lock().await[index] = Some(Job::Run(run.id));
+                if let Err(e) = self.start(index, &run).await {
+                    tracing::error!(run = run.id, error = %e, "cannot start run");
+                    store::mark_ended(&self.db, run.id, "failed", None, Some(&format!("cannot start the trainer: {e}"))).await?;
+                    self.busy.lock().await[index] = None;
+                }
+                continue 'pass;
             }
-            let Some(run) = store::next_queued(&self.db).await? else { return Ok(()) };
-            let slot = &self.slots[index];
-            if !store::claim(&self.db, run.id, &slot.name, &slot.device).await? {
-                continue;
-            }
-            self.busy.lock().await[index] = Some(Job::Run(run.id));
-            if let Err(e) = self.start(index, &run).await {
-                tracing::error!(run = run.id, error = %e, "cannot start run");
-                store::mark_ended(&self.db, run.id, "failed", None, Some(&format!("cannot start the trainer: {e}"))).await?;
-                self.busy.lock().await[index] = None;
-            }
+            return Ok(());
         }
         Ok(())
+    }
+
+    /// Refuses a run whose device preference no slot of this server meets:
+    /// it would wait in the queue forever.
+    pub fn check_device(&self, config: &advmix_protocol::RunConfig) -> Result<(), String> {
+        let wanted = config.device;
+        if self.slots.iter().any(|slot| wanted.accepts(&slot.device)) {
+            return Ok(());
+        }
+        let have = self.slots.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+        Err(format!("this server has no {} slot (its slots: {have}); choose auto or a device it has", wanted.as_str()))
     }
 
     async fn start_eval(self: &Arc<Self>, index: usize, job: &evals::QueuedEval) -> anyhow::Result<()> {

@@ -40,11 +40,18 @@ pub async fn insert_run(
     .await
 }
 
-/// The next queued run: highest priority first, then first come.
-pub async fn next_queued(db: &SqlitePool) -> sqlx::Result<Option<QueuedRun>> {
-    sqlx::query_as("SELECT id, config, resume FROM runs WHERE status = 'queued' ORDER BY priority DESC, id LIMIT 1")
-        .fetch_optional(db)
-        .await
+/// The next queued run that a slot on `device` (`cpu`, `cuda:N`) may take:
+/// highest priority first, then first come.
+pub async fn next_queued(db: &SqlitePool, device: &str) -> sqlx::Result<Option<QueuedRun>> {
+    let kind = if device.starts_with("cuda") { "cuda" } else { "cpu" };
+    sqlx::query_as(
+        "SELECT id, config, resume FROM runs
+         WHERE status = 'queued' AND coalesce(json_extract(config, '$.device'), 'auto') IN ('auto', ?)
+         ORDER BY priority DESC, id LIMIT 1",
+    )
+    .bind(kind)
+    .fetch_optional(db)
+    .await
 }
 
 /// Moves a run from `queued` to `running` in `slot`. False when it is no

@@ -233,6 +233,7 @@ async fn bad_runs_are_refused_naming_the_field_and_create_nothing(db: SqlitePool
         (json!({ "name": "x", "config": { "epochs": 0 } }), "config.epochs", "at least 1"),
         (json!({ "name": "x", "config": { "aom": { "lambda_min": 0.8, "lambda_max": 0.2 } } }), "config.aom.lambda_min", "lambda_min ≤ lambda_max"),
         (json!({ "name": "x", "config": [1, 2] }), "config", ""),
+        (json!({ "name": "x", "config": { "device": "cuda" } }), "config.device", "no cuda slot"),
         (json!({ "name": "", "config": small() }), "name", "name"),
         (json!({ "name": "   ", "config": small() }), "name", "name"),
         (json!({ "name": "x".repeat(201), "config": small() }), "name", "200"),

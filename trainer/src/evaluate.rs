@@ -27,6 +27,7 @@ pub struct EvalArgs {
     pub device: String,
     pub data_dir: PathBuf,
     pub report: Option<PathBuf>,
+    pub bf16: bool,
 }
 
 fn emit(event: Event) {
@@ -91,7 +92,8 @@ pub fn run(args: EvalArgs) -> ExitCode {
         emit(Event::EvalProgress(EvalProgress { attack, index: index as u32, of: of as u32, robust_left }));
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        autoattack::evaluate(&net, &points.images, &points.labels, epsilon, args.suite, args.batch, &mut progress)
+        let mut run = || autoattack::evaluate(&net, &points.images, &points.labels, epsilon, args.suite, args.batch, &mut progress);
+        if (args.bf16 || config.bf16) && device.is_cuda() { crate::autocast::bf16(run) } else { run() }
     }));
     let report = match result {
         Ok(r) => r,

@@ -64,6 +64,9 @@ enum Command {
         /// Where the JSON report goes; by default beside the checkpoint.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// bf16 autocast (CUDA only); a run trained in bf16 is evaluated in bf16 anyway.
+        #[arg(long)]
+        bf16: bool,
     },
     /// Report the torch version and the devices this trainer can use.
     Doctor {
@@ -97,8 +100,8 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Eval { checkpoint, attack, n, batch, eps, device, data_dir, report } => {
-            evaluate::run(EvalArgs { checkpoint, suite: attack, n, batch, epsilon: eps, device, data_dir, report })
+        Command::Eval { checkpoint, attack, n, batch, eps, device, data_dir, report, bf16 } => {
+            evaluate::run(EvalArgs { checkpoint, suite: attack, n, batch, epsilon: eps, device, data_dir, report, bf16 })
         }
         Command::Doctor { json } => {
             let report = doctor::report();

@@ -264,6 +264,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     check_name(&body.name)?;
     let config = parse_config(body.config)?;
+    scheduler.check_device(&config).map_err(|message| AppError::field("config.device", message))?;
     let mut tx = db.begin().await?;
     let id = store::insert_run(&mut tx, None, body.name.trim(), &config, &Default::default(), body.priority).await?;
     tx.commit().await?;

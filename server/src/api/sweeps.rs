@@ -81,6 +81,9 @@ pub struct Created {
 /// Stores the sweep and queues its runs, all or nothing, then wakes the scheduler.
 pub async fn insert(state: &AppState, spec: &SweepSpec, runs: &[SweepRun]) -> Result<Created, AppError> {
     let name = spec.name.clone().unwrap_or_else(|| format!("sweep of {} runs", runs.len()));
+    for run in runs {
+        state.scheduler.check_device(&run.config).map_err(|message| AppError::field("device", message))?;
+    }
     let mut tx = state.db.begin().await?;
     let id: i64 = sqlx::query_scalar("INSERT INTO sweeps (name, spec) VALUES (?, ?) RETURNING id")
         .bind(&name)

@@ -97,6 +97,7 @@ pub const SCHEDULES: &[&str] = &["piecewise", "cosine", "onecycle"];
 pub const PERTURB: &[&str] = &["endpoints", "mixed", "none"];
 pub const LABELS: &[&str] = &["ratio", "geometric"];
 pub const FINAL_ATTACKS: &[&str] = &["none", "pgd", "aa-fast", "aa-standard"];
+pub const DEVICES: &[&str] = &["auto", "cpu", "cuda"];
 
 /// Every field of the run config except `seed` (the sweep's seeds field), in
 /// page order, which is also the grid's nesting order and run-name order.
@@ -185,6 +186,7 @@ pub const GROUPS: &[Group] = &[
         id: "output",
         title: "Device & output",
         fields: &[
+            field("device", "Device", "Which slots may take the runs; auto takes any free one.", Kind::Choice(DEVICES)),
             field("bf16", "bf16 autocast", "Honoured on CUDA only.", Kind::Flag),
             field("checkpoint_every", "Checkpoint every", "Keep a checkpoint every N epochs; 0 keeps only last and best.", Kind::Int),
             field("samples_every", "Samples every", "An image grid every N epochs; 0 writes none.", Kind::Int),
