@@ -11,7 +11,7 @@ use axum::response::Html;
 use serde_json::Value;
 use sqlx::{QueryBuilder, SqlitePool};
 
-use super::{duration, percent, render, thousands};
+use super::{duration, render, thousands};
 use crate::api::runs::{self, ListQuery, RunSummary, STATUSES};
 use crate::compute::Compute;
 use crate::error::AppError;
@@ -249,18 +249,6 @@ struct Row {
 }
 
 impl Row {
-    fn best_robust(&self) -> String {
-        percent(self.run.best_robust_acc)
-    }
-    fn final_clean(&self) -> String {
-        percent(self.run.final_clean_acc)
-    }
-    fn final_robust(&self) -> String {
-        percent(self.run.final_robust_acc)
-    }
-    fn autoattack(&self) -> String {
-        percent(self.run.autoattack_acc)
-    }
     /// Time left for a running run, from its mean epoch so far.
     fn eta(&self) -> Option<String> {
         let left = self.run.epochs - self.run.epochs_done;

@@ -58,3 +58,19 @@ pub fn thousands(n: i64) -> String {
     }
     if n < 0 { format!("-{out}") } else { out }
 }
+
+/// A run's accuracy columns as table text, for every page that lists runs.
+impl crate::api::runs::RunSummary {
+    pub fn best_robust(&self) -> String {
+        percent(self.best_robust_acc)
+    }
+    pub fn final_clean(&self) -> String {
+        percent(self.final_clean_acc)
+    }
+    pub fn final_robust(&self) -> String {
+        percent(self.final_robust_acc)
+    }
+    pub fn autoattack(&self) -> String {
+        percent(self.autoattack_acc)
+    }
+}

@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::Value;
 use sqlx::SqlitePool;
 
-use super::{duration, percent, render};
+use super::{duration, render};
 use crate::api::runs::{self, RunSummary};
 use crate::error::AppError;
 use diff::{DiffRow, display};
@@ -73,18 +73,6 @@ pub struct Compared {
 }
 
 impl Compared {
-    fn best_robust(&self) -> String {
-        percent(self.run.best_robust_acc)
-    }
-    fn final_clean(&self) -> String {
-        percent(self.run.final_clean_acc)
-    }
-    fn final_robust(&self) -> String {
-        percent(self.run.final_robust_acc)
-    }
-    fn autoattack(&self) -> String {
-        percent(self.run.autoattack_acc)
-    }
     fn duration(&self) -> String {
         self.seconds.map_or_else(|| "—".to_owned(), duration)
     }

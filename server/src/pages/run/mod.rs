@@ -114,18 +114,6 @@ impl RunPage {
     fn sample_url(&self, sample: &SampleRow) -> String {
         sample.url(self.run.id)
     }
-    fn best_robust(&self) -> String {
-        percent(self.run.best_robust_acc)
-    }
-    fn final_clean(&self) -> String {
-        percent(self.run.final_clean_acc)
-    }
-    fn final_robust(&self) -> String {
-        percent(self.run.final_robust_acc)
-    }
-    fn autoattack(&self) -> String {
-        percent(self.run.autoattack_acc)
-    }
     fn opt_pct(&self, value: &Option<f64>) -> String {
         percent(*value)
     }
