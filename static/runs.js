@@ -169,11 +169,10 @@
       case "stopped":
         setStatus(row, TERMINAL[event.type]);
         break;
-      case "status":
-        setStatus(row, event.status);
-        break;
-      case "progress":
-        setProgress(row, event.epochs_done ?? event.epoch, event.epochs);
+      case "eval":
+        // The AutoAttack column follows the server's rule for which
+        // evaluation counts: ask it rather than guess from the event.
+        fetchJson(`/api/v1/runs/${id}`).then((run) => applyRun(row, run)).catch(() => {});
         break;
       default:
     }

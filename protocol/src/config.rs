@@ -313,7 +313,7 @@ impl RunConfig {
         if matches!(self.method, Method::PgdAt | Method::Trades | Method::MixupPgd) {
             v.at_least("pgd_steps", self.pgd_steps, 1);
         }
-        if self.model == Model::WideResnet && (self.depth < 10 || (self.depth - 4) % 6 != 0) {
+        if self.model == Model::WideResnet && (self.depth < 10 || !(self.depth - 4).is_multiple_of(6)) {
             v.error("depth", "a wide ResNet needs depth = 6n+4 with n ≥ 1, e.g. 28 or 34");
         }
         if self.model == Model::WideResnet {

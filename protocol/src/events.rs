@@ -40,6 +40,9 @@ pub struct EvalProgress {
     pub of: u32,
     /// Points still robust after it.
     pub robust_left: i64,
+    /// Points evaluated in all.
+    #[serde(default)]
+    pub n: i64,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

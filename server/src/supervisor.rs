@@ -145,6 +145,10 @@ async fn settle(s: &Scheduler, run_id: i64, ended: Option<std::io::Result<Exit>>
         ),
     };
     tracing::info!(run = run_id, status, "run ended");
+    // A final stage cut short (stopped, killed, crashed) says so instead of
+    // showing as running for ever; a resume runs it again.
+    let cut_short = format!("the run ended ({status}) before its final attack finished");
+    crate::evals::fail_unfinished_final(&s.db, run_id, &cut_short).await?;
     store::mark_ended(&s.db, run_id, status, code, error.as_deref()).await
 }
 

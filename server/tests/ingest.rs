@@ -436,7 +436,7 @@ async fn twenty_thousand_epochs_ingest_in_one_go(db: SqlitePool) {
 // --- The final evaluation stage ----------------------------------------------
 
 fn eval_progress(attack: &str, index: u32, robust_left: i64) -> String {
-    line(1010.0, Event::EvalProgress(EvalProgress { attack: attack.into(), index, of: 2, robust_left }))
+    line(1010.0, Event::EvalProgress(EvalProgress { attack: attack.into(), index, of: 2, robust_left, n: 100 }))
 }
 
 fn eval_report(robust_acc: f64) -> String {

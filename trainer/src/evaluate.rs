@@ -84,12 +84,13 @@ pub fn run(args: EvalArgs) -> ExitCode {
     }
 
     let n = args.n.min(data.test.len()).max(1);
-    let points = subset(&data.test, n, config.seed as i64);
+    // The per-epoch evaluation's seeded order, as the final stage uses it.
+    let points = subset(&data.test, n, crate::train::subset_seed(config.seed));
     let names: Vec<&str> = args.suite.attacks().iter().map(|a| a.as_str()).collect();
     let mut progress = |index: usize, of: usize, robust_left: i64| {
         let attack = names[index - 1].to_owned();
         eprintln!("{attack} ({index}/{of}): {robust_left} of {n} points still robust");
-        emit(Event::EvalProgress(EvalProgress { attack, index: index as u32, of: of as u32, robust_left }));
+        emit(Event::EvalProgress(EvalProgress { attack, index: index as u32, of: of as u32, robust_left, n: n as i64 }));
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut run = || autoattack::evaluate(&net, &points.images, &points.labels, epsilon, args.suite, args.batch, &mut progress);

@@ -135,6 +135,7 @@ fn the_final_attack_runs_after_the_last_epoch() {
     let data = head(&digits(), 256);
     let mut config = small_config(Method::Erm, 1);
     config.eval.n = advmix_protocol::config::EvalSize::Count(60);
+    config.eval.final_n = advmix_protocol::config::EvalSize::Count(60);
     config.eval.final_attack = advmix_protocol::FinalAttack::AaFast;
     let dir = tempfile::tempdir().unwrap();
     let outcome = train::run(&options(config, dir.path()), &data, &StopSignal::never()).unwrap();
@@ -157,4 +158,39 @@ fn the_final_attack_runs_after_the_last_epoch() {
     assert!(report.robust_acc <= report.clean_acc);
     // APGD is at least as strong as the per-epoch PGD on the same points.
     assert!(report.robust_acc <= finished.final_robust_acc + 0.05, "{} vs PGD {}", report.robust_acc, finished.final_robust_acc);
+}
+
+/// A stop inside the final stage ends the run as stopped with every epoch
+/// done; the resume runs only the final stage, then finishes.
+#[test]
+fn a_stop_during_the_final_attack_resumes_into_it() {
+    let data = head(&digits(), 256); // 4 batches of 64
+    let mut config = small_config(Method::Erm, 1);
+    config.eval.n = advmix_protocol::config::EvalSize::Count(40);
+    config.eval.final_n = advmix_protocol::config::EvalSize::Count(40);
+    config.eval.final_attack = advmix_protocol::FinalAttack::AaFast;
+    let dir = tempfile::tempdir().unwrap();
+    // Four training batches, then the first attack batch asks to stop.
+    let stopped = train::run(&options(config.clone(), dir.path()), &data, &StopSignal::after_batches(5)).unwrap();
+    assert_eq!(stopped, Outcome::Stopped { epoch: 1, batch: 0 });
+    let first = events(dir.path());
+    match first.last() {
+        Some(Event::Stopped { reason }) => assert!(reason.contains("final aa-fast"), "{reason}"),
+        other => panic!("ends stopped: {other:?}"),
+    }
+    assert!(!first.iter().any(|e| matches!(e, Event::Eval(_))));
+    let clean = first.iter().find_map(|e| match e {
+        Event::Epoch(m) => Some(m.test_clean_acc),
+        _ => None,
+    });
+
+    let resumed = TrainOptions { resume: true, ..options(config, dir.path()) };
+    let Outcome::Finished(finished) = train::run(&resumed, &data, &StopSignal::never()).unwrap() else {
+        panic!("the resume finishes")
+    };
+    assert_eq!(Some(finished.final_clean_acc), clean, "the last epoch's numbers, kept in the resume file");
+    let all = events(dir.path());
+    let epochs = all.iter().filter(|e| matches!(e, Event::Epoch(_))).count();
+    assert_eq!(epochs, 1, "no epoch is trained again");
+    assert!(matches!(all[all.len() - 2], Event::Eval(_)) && matches!(all[all.len() - 1], Event::Finished(_)));
 }

@@ -79,11 +79,17 @@ pub struct Created {
 }
 
 /// Stores the sweep and queues its runs, all or nothing, then wakes the scheduler.
+/// Refuses runs that ask for a device no slot of this server has: they
+/// would wait in the queue for ever.
+pub fn placeable(scheduler: &crate::scheduler::Scheduler, runs: &[SweepRun]) -> Result<(), FieldError> {
+    runs.iter()
+        .try_for_each(|run| scheduler.check_device(&run.config))
+        .map_err(|message| FieldError { field: "device".into(), message })
+}
+
 pub async fn insert(state: &AppState, spec: &SweepSpec, runs: &[SweepRun]) -> Result<Created, AppError> {
     let name = spec.name.clone().unwrap_or_else(|| format!("sweep of {} runs", runs.len()));
-    for run in runs {
-        state.scheduler.check_device(&run.config).map_err(|message| AppError::field("device", message))?;
-    }
+    placeable(&state.scheduler, runs).map_err(|e| AppError::Invalid(vec![e]))?;
     let mut tx = state.db.begin().await?;
     let id: i64 = sqlx::query_scalar("INSERT INTO sweeps (name, spec) VALUES (?, ?) RETURNING id")
         .bind(&name)

@@ -95,23 +95,29 @@ impl Outcome {
                 Err(e) => Err(e),
             },
             Event::Eval(report) => {
-                self.succeeded = true;
-                match s.db.begin().await {
+                let stored = match s.db.begin().await {
                     Ok(mut tx) => match super::succeed(&mut tx, id, report).await {
                         Ok(()) => tx.commit().await,
                         Err(e) => Err(e),
                     },
                     Err(e) => Err(e),
-                }
+                };
+                self.succeeded = stored.is_ok();
+                stored
             }
             Event::Failed { reason } => {
                 self.failure = Some(reason.clone());
-                Ok(())
+                return;
             }
-            _ => Ok(()),
+            // Only the evaluation's own events go out on the run's stream:
+            // the job's `failed` is not the run's.
+            _ => return,
         };
         if let Err(e) = stored {
             tracing::error!(eval = id, error = %e, "cannot store the evaluation's event");
+            if self.failure.is_none() {
+                self.failure = Some("the server could not store the evaluation's result; see its log".into());
+            }
         }
         // Nobody listening is fine.
         let _ = s.events.send(RunEvent { run_id, line: parsed });

@@ -111,7 +111,7 @@ pub async fn queue(db: &SqlitePool, checkpoint_id: i64, request: &Request) -> Re
     .bind(n)
     .fetch_one(db)
     .await?;
-    Ok(get(db, id).await?.ok_or(AppError::NotFound)?)
+    get(db, id).await?.ok_or(AppError::NotFound)
 }
 
 /// A queued job with what launching it needs.
@@ -167,12 +167,32 @@ pub async fn fail(db: &SqlitePool, id: i64, reason: &str) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Marks the run's final-stage rows that are still running as failed.
+pub async fn fail_unfinished_final(db: &SqlitePool, run_id: i64, reason: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE evals SET status = 'failed', error = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE run_id = ? AND source = 'final' AND status = 'running'",
+    )
+    .bind(reason)
+    .bind(run_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 pub async fn set_progress(conn: &mut SqliteConnection, id: i64, p: &EvalProgress) -> sqlx::Result<()> {
-    sqlx::query("UPDATE evals SET attack = ?, attack_index = ?, attack_of = ?, robust_left = ? WHERE id = ?")
+    // Older trainers sent no `n`; then the row keeps the number it was queued with.
+    sqlx::query(
+        "UPDATE evals SET attack = ?, attack_index = ?, attack_of = ?, robust_left = ?,
+                n = CASE WHEN ? > 0 THEN ? ELSE n END, status = 'running', error = NULL
+         WHERE id = ?",
+    )
         .bind(&p.attack)
         .bind(p.index)
         .bind(p.of)
         .bind(p.robust_left)
+        .bind(p.n)
+        .bind(p.n)
         .bind(id)
         .execute(conn)
         .await?;
@@ -248,15 +268,7 @@ async fn final_row(conn: &mut SqliteConnection, run_id: i64, epoch: Option<u32>,
 
 /// A training run's final-stage progress, from its events.
 pub async fn record_final_progress(conn: &mut SqliteConnection, run_id: i64, p: &EvalProgress) -> sqlx::Result<()> {
-    // `eval.n` is a count or "all"; the report fills in the real number.
-    let n: i64 = sqlx::query_scalar(
-        "SELECT CASE typeof(json_extract(config, '$.eval.n')) WHEN 'integer' THEN json_extract(config, '$.eval.n') ELSE 0 END
-         FROM runs WHERE id = ?",
-    )
-    .bind(run_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    let id = final_row(conn, run_id, None, suite_of(p.of), n).await?;
+    let id = final_row(conn, run_id, None, suite_of(p.of), p.n).await?;
     set_progress(conn, id, p).await
 }
 

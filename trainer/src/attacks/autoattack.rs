@@ -145,6 +145,22 @@ pub fn evaluate(
     batch: i64,
     progress: Progress,
 ) -> Report {
+    evaluate_until(model, x, y, epsilon, suite, batch, progress, &|| false).expect("never asked to stop")
+}
+
+/// [`evaluate`], giving up (None) as soon as `stop` says so between two
+/// batches: a stop request must not wait for a long attack to end.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_until(
+    model: &impl ModuleT,
+    x: &Tensor,
+    y: &Tensor,
+    epsilon: f64,
+    suite: Suite,
+    batch: i64,
+    progress: Progress,
+    stop: &dyn Fn() -> bool,
+) -> Option<Report> {
     let n = x.size()[0];
     let clean: Vec<Tensor> = (0..n)
         .step_by(batch as usize)
@@ -163,6 +179,9 @@ pub fn evaluate(
         let points = idx.size()[0];
         let mut offset = 0;
         while offset < points {
+            if stop() {
+                return None;
+            }
             let len = batch.min(points - offset);
             let i = idx.narrow(0, offset, len);
             let (xb, yb) = (x.index_select(0, &i), y.index_select(0, &i));
@@ -176,5 +195,5 @@ pub fn evaluate(
         progress(k + 1, attacks.len(), left);
     }
     let robust_acc = results.last().map_or(clean_acc, |r| r.robust_acc);
-    Report { n, epsilon, clean_acc, robust_acc, attacks: results }
+    Some(Report { n, epsilon, clean_acc, robust_acc, attacks: results })
 }

@@ -102,6 +102,18 @@ struct Position {
     totals: [f64; 5],
     epoch_seconds_so_far: f64,
     total_seconds: f64,
+    /// The last epoch's evaluation, for `finished` when a resume finds the
+    /// epochs done and only the final stage left.
+    #[serde(default)]
+    last_clean_acc: f64,
+    #[serde(default)]
+    last_robust_acc: f64,
+}
+
+/// The seed of the evaluation subset's order: the per-epoch evaluation, the
+/// final stage and `advmix-trainer eval` all draw their points from it.
+pub fn subset_seed(seed: u64) -> i64 {
+    derive_seed(seed, 0, SLOT_SUBSET)
 }
 
 /// A well-mixed seed for each (run seed, epoch, slot) triple; non-negative,
@@ -149,6 +161,8 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
             totals: [0.0; 5],
             epoch_seconds_so_far: 0.0,
             total_seconds: 0.0,
+            last_clean_acc: 0.0,
+            last_robust_acc: 0.0,
         }
     };
 
@@ -164,7 +178,7 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
     }))?;
 
     let n_eval = config.eval.n.resolve(data.test.len());
-    let eval_set = eval::subset(&data.test, n_eval, derive_seed(config.seed, 0, SLOT_SUBSET));
+    let eval_set = eval::subset(&data.test, n_eval, subset_seed(config.seed));
     let eval_pgd = Pgd {
         epsilon: config.epsilon,
         step: config.eval.pgd_step,
@@ -260,6 +274,8 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
             images_per_second: t[4] / epoch_seconds.max(1e-9),
         }))?;
 
+        pos.last_clean_acc = result.clean_acc;
+        pos.last_robust_acc = result.pgd_acc;
         let best = result.pgd_acc > pos.best_robust_acc;
         if best {
             pos.best_robust_acc = result.pgd_acc;
@@ -280,37 +296,50 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
             write_samples(opts, &net, &eval_set, classes, &eval_pgd, pos.epoch, &mut sink)?;
         }
 
-        if pos.epoch == config.epochs {
-            let suite = Suite::for_final(config.eval.final_attack).filter(|_| !stop.requested());
-            if let Some(suite) = suite {
-                // The same seeded order as the per-epoch subset, so the two
-                // share their first points.
-                let n_final = config.eval.final_n.resolve(data.test.len());
-                let final_set = eval::subset(&data.test, n_final, derive_seed(config.seed, 0, SLOT_SUBSET));
-                tch::manual_seed(derive_seed(config.seed, epoch, SLOT_FINAL_ATTACK));
-                let report = with_autocast(config.bf16 && device.is_cuda(), || final_attack(&net, &final_set, config.epsilon, suite, &mut sink))?;
-                let checkpoint = format!("{CHECKPOINT_DIR}/last.safetensors");
-                sink.emit(Event::Eval(report.to_event(suite, checkpoint, Some(pos.epoch))))?;
-            }
-            let finished = Finished {
-                best_robust_acc: pos.best_robust_acc,
-                best_epoch: pos.best_epoch,
-                final_clean_acc: result.clean_acc,
-                final_robust_acc: result.pgd_acc,
-                total_seconds: pos.total_seconds,
-            };
-            sink.emit(Event::Finished(finished.clone()))?;
-            return Ok(Outcome::Finished(finished));
-        }
-        if stop.requested() {
+        if stop.requested() && pos.epoch < config.epochs {
             sink.emit(Event::Stopped { reason: format!("stop requested; resumable at epoch {}", pos.epoch + 1) })?;
             return Ok(Outcome::Stopped { epoch: pos.epoch, batch: 0 });
         }
     }
-    Err(TrainError::Resume(format!(
-        "the run already completed its {} epochs; start a new run to train longer",
-        config.epochs
-    )))
+    // Every epoch is done, now or before a resume: only the final stage is left.
+    final_stage(config, device, &net, data, &pos, stop, &mut sink)
+}
+
+/// `eval.final_attack` on the final weights, then `finished`. A stop request
+/// ends it between two batches; a resume then runs it again.
+fn final_stage(
+    config: &RunConfig,
+    device: Device,
+    net: &impl ModuleT,
+    data: &Data,
+    pos: &Position,
+    stop: &StopSignal,
+    sink: &mut EventSink,
+) -> Result<Outcome, TrainError> {
+    if let Some(suite) = Suite::for_final(config.eval.final_attack) {
+        // The same seeded order as the per-epoch subset, so the two share
+        // their first points.
+        let n_final = config.eval.final_n.resolve(data.test.len());
+        let final_set = eval::subset(&data.test, n_final, subset_seed(config.seed));
+        tch::manual_seed(derive_seed(config.seed, pos.epoch, SLOT_FINAL_ATTACK));
+        let report = with_autocast(config.bf16 && device.is_cuda(), || final_attack(net, &final_set, config.epsilon, suite, stop, sink))?;
+        let Some(report) = report else {
+            let reason = format!("stop requested during the final {}; the epochs are done, resume to run it again", suite.as_str());
+            sink.emit(Event::Stopped { reason })?;
+            return Ok(Outcome::Stopped { epoch: pos.epoch, batch: 0 });
+        };
+        let checkpoint = format!("{CHECKPOINT_DIR}/last.safetensors");
+        sink.emit(Event::Eval(report.to_event(suite, checkpoint, Some(pos.epoch))))?;
+    }
+    let finished = Finished {
+        best_robust_acc: pos.best_robust_acc,
+        best_epoch: pos.best_epoch,
+        final_clean_acc: pos.last_clean_acc,
+        final_robust_acc: pos.last_robust_acc,
+        total_seconds: pos.total_seconds,
+    };
+    sink.emit(Event::Finished(finished.clone()))?;
+    Ok(Outcome::Finished(finished))
 }
 
 fn with_autocast<T>(enabled: bool, f: impl FnOnce() -> T) -> T {
@@ -350,19 +379,32 @@ fn final_attack(
     eval_set: &data::Split,
     epsilon: f64,
     suite: Suite,
+    stop: &StopSignal,
     sink: &mut EventSink,
-) -> Result<autoattack::Report, TrainError> {
+) -> Result<Option<autoattack::Report>, TrainError> {
+    let n = eval_set.len() as i64;
     let names = suite.attacks();
     let mut failed = None;
     let mut progress = |index: usize, of: usize, robust_left: i64| {
         let attack = names[index - 1].as_str();
         eprintln!("final {} ({index}/{of}) {attack}: {robust_left} points still robust", suite.as_str());
-        let event = Event::EvalProgress(EvalProgress { attack: attack.to_owned(), index: index as u32, of: of as u32, robust_left });
+        let event = Event::EvalProgress(EvalProgress { attack: attack.to_owned(), index: index as u32, of: of as u32, robust_left, n });
         if let Err(e) = sink.emit(event) {
             failed.get_or_insert(e);
         }
     };
-    let report = autoattack::evaluate(net, &eval_set.images, &eval_set.labels, epsilon, suite, EVAL_BATCH, &mut progress);
+    let report = autoattack::evaluate_until(
+        net,
+        &eval_set.images,
+        &eval_set.labels,
+        epsilon,
+        suite,
+        EVAL_BATCH,
+        &mut progress,
+        // Attack batches count as batches, so a test's `after_batches` can
+        // land inside the final stage as SIGTERM can.
+        &|| stop.batch_done(),
+    );
     match failed {
         Some(e) => Err(e.into()),
         None => Ok(report),

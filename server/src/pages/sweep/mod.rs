@@ -111,6 +111,7 @@ struct ChartRun<'a> {
     final_clean_acc: Option<f64>,
     final_robust_acc: Option<f64>,
     autoattack_acc: Option<f64>,
+    autoattack_epoch: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -325,5 +326,6 @@ fn chart_run<'a>(run: &'a RunSummary, params: &'a Map<String, Value>) -> ChartRu
         final_clean_acc: run.final_clean_acc,
         final_robust_acc: run.final_robust_acc,
         autoattack_acc: run.autoattack_acc,
+        autoattack_epoch: run.autoattack_epoch,
     }
 }
