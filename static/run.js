@@ -21,7 +21,6 @@
   const pageUrl = `/runs/${runId}`;
   const LIVE = new Set(["queued", "running"]);
   const LOG_POLL_MS = 2000;
-  const LOG_TAIL_BYTES = 32 * 1024;
   const EPOCH_FIELDS = [
     "epoch", "lr", "train_loss", "train_acc", "train_clean_loss", "train_clean_acc", "test_clean_loss",
     "test_clean_acc", "test_pgd_loss", "test_pgd_acc", "epoch_seconds", "images_per_second",
@@ -273,12 +272,12 @@
     const el = log();
     if (!el) return;
     try {
-      const response = await fetch(`/api/v1/runs/${runId}/log`, { headers: { Range: `bytes=-${LOG_TAIL_BYTES}` } });
-      if (!response.ok) return; // 404 before the trainer starts; 416 while empty
-      let text = await response.text();
-      const range = response.headers.get("Content-Range");
-      if (range && !/^bytes 0-/.test(range)) text = text.slice(text.indexOf("\n") + 1);
-      if (text === el.textContent) return;
+      // The server cuts the tail at a whole line, and answers empty (not
+      // an error) before the trainer has written anything.
+      const response = await fetch(`/runs/${runId}/log.txt`);
+      if (!response.ok) return;
+      const text = await response.text();
+      if (text === "" || text === el.textContent) return;
       const follow = el.hidden || atBottom(el);
       el.textContent = text;
       el.hidden = false;

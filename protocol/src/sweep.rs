@@ -205,7 +205,8 @@ impl SweepSpec {
                 Err((name, run_errors)) => errors.add(run, name, run_errors),
             }
         }
-        errors.finish().map(|()| built)
+        let swept: Vec<&str> = self.parameters.iter().map(|(path, _)| path.as_str()).collect();
+        errors.finish(&swept).map(|()| built)
     }
 
     /// Checks everything that does not depend on the generated values, and
@@ -792,11 +793,16 @@ impl RunErrors {
         }
     }
 
-    fn finish(self) -> Result<(), SweepError> {
+    /// `swept`: the parameters' paths. An error in a value that is not swept
+    /// is the same in every run, so naming a run would only confuse.
+    fn finish(self, swept: &[&str]) -> Result<(), SweepError> {
         if self.failures.is_empty() {
             return Ok(());
         }
         let errors = self.failures.into_iter().map(|f| {
+            if !swept.iter().any(|p| f.error.field == *p || f.error.field.starts_with(&format!("{p}."))) {
+                return f.error;
+            }
             let more = match f.other_runs {
                 0 => String::new(),
                 1 => ", and 1 more run".to_owned(),

@@ -70,11 +70,11 @@ fn main() {
     for suite in args.suites {
         tch::manual_seed(1);
         let start = Instant::now();
-        let report = if args.bf16 && device.is_cuda() {
-            advmix_trainer::autocast::bf16(|| evaluate(&net, &data.test.images, &data.test.labels, args.eps, suite, args.batch, &mut |_, _, _| {}))
-        } else {
-            evaluate(&net, &data.test.images, &data.test.labels, args.eps, suite, args.batch, &mut |_, _, _| {})
+        let mut progress = |k: usize, of: usize, left: i64| {
+            eprintln!("{} attack {k}/{of}: {left} robust, {:.1} s", suite.as_str(), start.elapsed().as_secs_f64());
         };
+        let mut run = || evaluate(&net, &data.test.images, &data.test.labels, args.eps, suite, args.batch, &mut progress);
+        let report = if args.bf16 && device.is_cuda() { advmix_trainer::autocast::bf16(run) } else { run() };
         if device.is_cuda() {
             tch::Cuda::synchronize(0);
         }

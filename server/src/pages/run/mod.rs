@@ -244,3 +244,17 @@ fn runs_tags(run: &RunSummary) -> Vec<&str> {
     tags.sort_unstable();
     tags
 }
+
+/// The end of the run's stderr log as plain text, from its first whole line;
+/// empty (not an error) before the trainer has written any. The page polls
+/// it while the run is live.
+pub async fn log_text(
+    State(db): State<SqlitePool>,
+    State(scheduler): State<Arc<Scheduler>>,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    runs::fetch(&db, id).await?;
+    let text = log_tail(&scheduler.run_dir(id)).await.map(|(text, _)| text).unwrap_or_default();
+    let headers = [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8"), (axum::http::header::CACHE_CONTROL, "no-store")];
+    Ok((headers, text).into_response())
+}
