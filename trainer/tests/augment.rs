@@ -1,7 +1,10 @@
+mod common;
+
 use std::collections::HashSet;
 
 use advmix_protocol::Dataset;
 use advmix_trainer::data::augment::{augment, crop_flip};
+use common::torch_rng;
 use tch::{Device, Kind, Tensor};
 
 fn batch(n: i64) -> Tensor {
@@ -36,6 +39,7 @@ fn crops(x: &Tensor, y: &Tensor, pad: i64) -> Vec<(i64, i64, bool)> {
 
 #[test]
 fn every_image_is_a_padded_crop_possibly_flipped() {
+    let _rng = torch_rng();
     let x = batch(64);
     let y = crop_flip(&x, 4);
     assert_eq!(y.size(), x.size());
@@ -50,6 +54,7 @@ fn every_image_is_a_padded_crop_possibly_flipped() {
 
 #[test]
 fn without_padding_only_flips() {
+    let _rng = torch_rng();
     let x = batch(16);
     let found = crops(&x, &crop_flip(&x, 0), 0);
     assert!(found.iter().all(|&(dy, dx, _)| dy == 0 && dx == 0));
@@ -57,6 +62,7 @@ fn without_padding_only_flips() {
 
 #[test]
 fn reproducible_under_manual_seed() {
+    let _rng = torch_rng();
     let x = batch(32);
     tch::manual_seed(5);
     let a = crop_flip(&x, 4);
@@ -70,6 +76,7 @@ fn reproducible_under_manual_seed() {
 
 #[test]
 fn only_cifar_is_augmented() {
+    let _rng = torch_rng();
     let x = batch(8);
     for dataset in [Dataset::Digits, Dataset::Synthetic] {
         assert!(augment(dataset, &x).equal(&x), "{dataset:?}");

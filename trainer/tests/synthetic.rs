@@ -1,7 +1,10 @@
+mod common;
+
 use std::path::Path;
 
 use advmix_protocol::Dataset;
 use advmix_trainer::data::{self, Data, synthetic};
+use common::torch_rng;
 use tch::{Device, Kind, Tensor};
 
 fn same(a: &Data, b: &Data) -> bool {
@@ -13,6 +16,7 @@ fn same(a: &Data, b: &Data) -> bool {
 
 #[test]
 fn the_seed_alone_determines_the_data() {
+    let _rng = torch_rng();
     tch::manual_seed(1);
     let a = synthetic::generate(3, 40, 20, 10);
     tch::manual_seed(2);
@@ -23,6 +27,7 @@ fn the_seed_alone_determines_the_data() {
 
 #[test]
 fn generating_leaves_torchs_rng_alone() {
+    let _rng = torch_rng();
     tch::manual_seed(5);
     let before = Tensor::rand([4], (Kind::Float, Device::Cpu));
     tch::manual_seed(5);

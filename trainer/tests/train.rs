@@ -6,12 +6,8 @@ use advmix_protocol::{Event, EventLine, Method};
 use advmix_trainer::checkpoint;
 use advmix_trainer::stop::StopSignal;
 use advmix_trainer::train::{self, Outcome, TrainOptions};
-use common::{digits, head, small_config};
+use common::{digits, head, small_config, torch_rng};
 use tch::Device;
-
-/// torch's RNG is global to the process and tests run on parallel threads:
-/// runs whose results depend on the random stream take turns.
-static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn options(config: advmix_protocol::RunConfig, run_dir: &std::path::Path) -> TrainOptions {
     TrainOptions { config, run_dir: run_dir.to_owned(), device: Device::Cpu, resume: false, stdout_events: false }
@@ -28,7 +24,7 @@ fn events(run_dir: &std::path::Path) -> Vec<Event> {
 /// Every method learns; the adversarial ones buy robustness that ERM lacks.
 #[test]
 fn every_method_learns_and_adversarial_training_is_robust() {
-    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let _rng = torch_rng();
     let data = digits();
     let mut robust = std::collections::HashMap::new();
     for method in [Method::Erm, Method::Mixup, Method::PgdAt, Method::Trades, Method::MixupPgd, Method::Aom] {
@@ -58,7 +54,7 @@ fn every_method_learns_and_adversarial_training_is_robust() {
 /// bit, as one that ran straight through.
 #[test]
 fn stop_and_resume_matches_an_uninterrupted_run() {
-    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let _rng = torch_rng();
     let data = head(&digits(), 256); // 4 batches of 64 per epoch
     let mut config = small_config(Method::Aom, 3);
     config.aom.optimize_lambda = true;
@@ -100,6 +96,7 @@ fn stop_and_resume_matches_an_uninterrupted_run() {
 
 #[test]
 fn checkpoints_are_announced_with_their_hash() {
+    let _rng = torch_rng();
     let data = head(&digits(), 128);
     let mut config = small_config(Method::Erm, 2);
     config.checkpoint_every = 1;
@@ -132,6 +129,7 @@ fn checkpoints_are_announced_with_their_hash() {
 /// before `finished`, and reports each attack's progress.
 #[test]
 fn the_final_attack_runs_after_the_last_epoch() {
+    let _rng = torch_rng();
     let data = head(&digits(), 256);
     let mut config = small_config(Method::Erm, 1);
     config.eval.n = advmix_protocol::config::EvalSize::Count(60);
@@ -164,6 +162,7 @@ fn the_final_attack_runs_after_the_last_epoch() {
 /// done; the resume runs only the final stage, then finishes.
 #[test]
 fn a_stop_during_the_final_attack_resumes_into_it() {
+    let _rng = torch_rng();
     let data = head(&digits(), 256); // 4 batches of 64
     let mut config = small_config(Method::Erm, 1);
     config.eval.n = advmix_protocol::config::EvalSize::Count(40);

@@ -7,6 +7,15 @@ use advmix_protocol::config::{EvalSize, LrSchedule};
 use advmix_trainer::data::{self, Data, Split};
 use tch::Device;
 
+/// torch's CPU generator is global to the process and the tests of one file
+/// run on parallel threads: a test that seeds it and expects a given stream
+/// holds this for as long as it draws, or another test's draws interleave.
+static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn torch_rng() -> std::sync::MutexGuard<'static, ()> {
+    TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A config small enough for a 2-core CPU: small_cnn on digits, short
 /// attacks, a 200-point evaluation.
 pub fn small_config(method: Method, epochs: u32) -> RunConfig {
