@@ -18,3 +18,9 @@ pub fn bf16<T>(f: impl FnOnce() -> T) -> T {
     let _restore = Restore(unsafe { advmix_autocast_bf16_enter() });
     f()
 }
+
+/// Runs `f` under [`bf16`] when bf16 is `wanted` and `device` is CUDA, else
+/// as is: autocast to bf16 is a GPU option, CPU runs stay fp32.
+pub fn bf16_on_cuda<T>(wanted: bool, device: tch::Device, f: impl FnOnce() -> T) -> T {
+    if wanted && device.is_cuda() { bf16(f) } else { f() }
+}

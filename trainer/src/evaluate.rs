@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use advmix_protocol::events::EvalProgress;
 use advmix_protocol::{Event, EventLine, RunConfig};
 use tch::nn::VarStore;
 
@@ -86,15 +85,15 @@ pub fn run(args: EvalArgs) -> ExitCode {
     let n = args.n.min(data.test.len()).max(1);
     // The per-epoch evaluation's seeded order, as the final stage uses it.
     let points = subset(&data.test, n, crate::train::subset_seed(config.seed));
-    let names: Vec<&str> = args.suite.attacks().iter().map(|a| a.as_str()).collect();
     let mut progress = |index: usize, of: usize, robust_left: i64| {
-        let attack = names[index - 1].to_owned();
-        eprintln!("{attack} ({index}/{of}): {robust_left} of {n} points still robust");
-        emit(Event::EvalProgress(EvalProgress { attack, index: index as u32, of: of as u32, robust_left, n: n as i64 }));
+        let event = args.suite.progress(index, robust_left, n as i64);
+        eprintln!("{} ({index}/{of}): {robust_left} of {n} points still robust", event.attack);
+        emit(Event::EvalProgress(event));
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut run = || autoattack::evaluate(&net, &points.images, &points.labels, epsilon, args.suite, args.batch, &mut progress);
-        if (args.bf16 || config.bf16) && device.is_cuda() { crate::autocast::bf16(run) } else { run() }
+        crate::autocast::bf16_on_cuda(args.bf16 || config.bf16, device, || {
+            autoattack::evaluate(&net, &points.images, &points.labels, epsilon, args.suite, args.batch, &mut progress)
+        })
     }));
     let report = match result {
         Ok(r) => r,

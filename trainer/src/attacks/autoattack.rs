@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use advmix_protocol::events::{EvalAttack, EvalReport};
+use advmix_protocol::events::{EvalAttack, EvalProgress, EvalReport};
 
 use tch::nn::ModuleT;
 use tch::{Kind, Tensor};
@@ -74,6 +74,19 @@ impl Suite {
             FinalAttack::Pgd => Some(Suite::Pgd),
             FinalAttack::AaFast => Some(Suite::AaFast),
             FinalAttack::AaStandard => Some(Suite::AaStandard),
+        }
+    }
+
+    /// The `eval_progress` event after attack `index` (from 1) of this
+    /// suite, with `robust_left` of `n` points still robust.
+    pub fn progress(self, index: usize, robust_left: i64, n: i64) -> EvalProgress {
+        let attacks = self.attacks();
+        EvalProgress {
+            attack: attacks[index - 1].as_str().to_owned(),
+            index: index as u32,
+            of: attacks.len() as u32,
+            robust_left,
+            n,
         }
     }
 }

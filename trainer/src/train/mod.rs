@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use advmix_protocol::events::{
-    Checkpoint, CheckpointKind, EpochMetrics, EvalProgress, Finished, Samples as SamplesEvent, Started,
+    Checkpoint, CheckpointKind, EpochMetrics, Finished, Samples as SamplesEvent, Started,
 };
 use advmix_protocol::rng::SplitMix64;
 use advmix_protocol::{ADVMIX_VERSION, Event, RunConfig};
@@ -23,6 +23,7 @@ use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
 
 use crate::attacks::Pgd;
+use crate::autocast;
 use crate::attacks::autoattack::{self, Suite};
 use crate::checkpoint::{self, CheckpointError};
 use crate::data::{self, Data};
@@ -213,7 +214,7 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
                 f64::from(epoch) + f64::from(b) / batches as f64,
             );
 
-            let step = with_autocast(config.bf16 && device.is_cuda(), || {
+            let step = autocast::bf16_on_cuda(config.bf16, device, || {
                 methods::step(config, &net, &x, &y, classes, true)
             });
             opt.zero_grad();
@@ -238,7 +239,7 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
         // Training time only: the evaluation below is not part of an epoch's throughput.
         let t = totals.values();
         let epoch_seconds = pos.epoch_seconds_so_far + epoch_start.elapsed().as_secs_f64();
-        let result = with_autocast(config.bf16 && device.is_cuda(), || {
+        let result = autocast::bf16_on_cuda(config.bf16, device, || {
             tch::manual_seed(derive_seed(config.seed, epoch, SLOT_EVAL));
             eval::evaluate(&net, &eval_set, &eval_pgd, config.eval.restarts, EVAL_BATCH)
         });
@@ -322,7 +323,7 @@ fn final_stage(
         let n_final = config.eval.final_n.resolve(data.test.len());
         let final_set = eval::subset(&data.test, n_final, subset_seed(config.seed));
         tch::manual_seed(derive_seed(config.seed, pos.epoch, SLOT_FINAL_ATTACK));
-        let report = with_autocast(config.bf16 && device.is_cuda(), || final_attack(net, &final_set, config.epsilon, suite, stop, sink))?;
+        let report = autocast::bf16_on_cuda(config.bf16, device, || final_attack(net, &final_set, config.epsilon, suite, stop, sink))?;
         let Some(report) = report else {
             let reason = format!("stop requested during the final {}; the epochs are done, resume to run it again", suite.as_str());
             sink.emit(Event::Stopped { reason })?;
@@ -340,14 +341,6 @@ fn final_stage(
     };
     sink.emit(Event::Finished(finished.clone()))?;
     Ok(Outcome::Finished(finished))
-}
-
-fn with_autocast<T>(enabled: bool, f: impl FnOnce() -> T) -> T {
-    if enabled {
-        crate::autocast::bf16(f)
-    } else {
-        f()
-    }
 }
 
 /// Adds a batch to the epoch totals, without leaving the device.
@@ -383,13 +376,11 @@ fn final_attack(
     sink: &mut EventSink,
 ) -> Result<Option<autoattack::Report>, TrainError> {
     let n = eval_set.len() as i64;
-    let names = suite.attacks();
     let mut failed = None;
     let mut progress = |index: usize, of: usize, robust_left: i64| {
-        let attack = names[index - 1].as_str();
-        eprintln!("final {} ({index}/{of}) {attack}: {robust_left} points still robust", suite.as_str());
-        let event = Event::EvalProgress(EvalProgress { attack: attack.to_owned(), index: index as u32, of: of as u32, robust_left, n });
-        if let Err(e) = sink.emit(event) {
+        let event = suite.progress(index, robust_left, n);
+        eprintln!("final {} ({index}/{of}) {}: {robust_left} points still robust", suite.as_str(), event.attack);
+        if let Err(e) = sink.emit(Event::EvalProgress(event)) {
             failed.get_or_insert(e);
         }
     };
