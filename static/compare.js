@@ -26,9 +26,7 @@
     autoattack.set(Number(row.dataset.runId), { y: Number(row.dataset.autoattack), epoch: epoch ? Number(epoch) : null });
   });
 
-  const fetchJson = advmix.fetchJson
-    ? advmix.fetchJson
-    : (url) => fetch(url, { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.status))));
+  const fetchJson = advmix.fetchJson;
 
   const series = (metric) =>
     fetchJson(`/api/v1/series?runs=${ids.join(",")}&metric=${metric}&max_points=${MAX_POINTS}`).then((body) => {

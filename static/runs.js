@@ -178,10 +178,7 @@
     }
   }
 
-  const fetchJson = (url) =>
-    window.advmix && advmix.fetchJson
-      ? advmix.fetchJson(url)
-      : fetch(url, { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.status))));
+  const fetchJson = advmix.fetchJson;
 
   // After a reconnect the stream has skipped whatever happened meanwhile:
   // reload this page's rows and look for runs created in the gap.

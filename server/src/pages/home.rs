@@ -276,10 +276,7 @@ impl Row {
 fn compact_params(params: &str) -> Vec<String> {
     let Ok(Value::Object(map)) = serde_json::from_str::<Value>(params) else { return Vec::new() };
     map.iter()
-        .map(|(k, v)| match v {
-            Value::String(s) => format!("{k}={s}"),
-            other => format!("{k}={other}"),
-        })
+        .map(|(k, v)| format!("{k}={}", super::value_text(v)))
         .collect()
 }
 

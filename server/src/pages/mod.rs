@@ -28,6 +28,14 @@ pub async fn not_found() -> Response {
     }
 }
 
+/// A config value as a cell shows it: strings bare, everything else as JSON.
+pub fn value_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// An accuracy in [0,1] as a percentage for tables, or an em dash when the
 /// run has not produced it yet.
 pub fn percent(value: Option<f64>) -> String {

@@ -68,14 +68,6 @@ pub fn diff(configs: &[Value]) -> Vec<DiffRow> {
         .collect()
 }
 
-/// A value as a cell shows it: strings bare, everything else as JSON.
-pub fn display(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -133,9 +125,9 @@ mod tests {
 
     #[test]
     fn strings_show_bare() {
-        assert_eq!(display(&json!("aom")), "aom");
-        assert_eq!(display(&json!(0.5)), "0.5");
-        assert_eq!(display(&json!(null)), "null");
-        assert_eq!(display(&json!([1, "a"])), r#"[1,"a"]"#);
+        assert_eq!(crate::pages::value_text(&json!("aom")), "aom");
+        assert_eq!(crate::pages::value_text(&json!(0.5)), "0.5");
+        assert_eq!(crate::pages::value_text(&json!(null)), "null");
+        assert_eq!(crate::pages::value_text(&json!([1, "a"])), r#"[1,"a"]"#);
     }
 }

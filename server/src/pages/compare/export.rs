@@ -3,7 +3,8 @@
 
 use std::borrow::Cow;
 
-use super::diff::{DiffRow, display};
+use super::diff::DiffRow;
+use crate::pages::value_text;
 use super::Compared;
 
 /// RFC 4180: a field with a comma, quote or line break is quoted, and its
@@ -36,7 +37,7 @@ pub fn csv(runs: &[Compared], rows: &[&DiffRow]) -> String {
     for (i, c) in runs.iter().enumerate() {
         let run = &c.run;
         let mut cells: Vec<String> = vec![run.id.to_string(), field(&run.name).into_owned()];
-        cells.extend(rows.iter().map(|r| r.values[i].as_ref().map(|v| field(&display(v)).into_owned()).unwrap_or_default()));
+        cells.extend(rows.iter().map(|r| r.values[i].as_ref().map(|v| field(&value_text(v)).into_owned()).unwrap_or_default()));
         cells.extend([
             number(run.best_robust_acc),
             number(run.best_epoch),

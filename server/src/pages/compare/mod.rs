@@ -12,10 +12,10 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::Value;
 use sqlx::SqlitePool;
 
-use super::{duration, render};
+use super::{duration, render, value_text};
 use crate::api::runs::{self, RunSummary};
 use crate::error::AppError;
-use diff::{DiffRow, display};
+use diff::DiffRow;
 
 /// More runs than this make neither a readable table nor a readable chart.
 pub const MAX_RUNS: usize = 100;
@@ -175,7 +175,7 @@ pub async fn show(State(db): State<SqlitePool>, RawQuery(raw): RawQuery) -> Resu
     let lines = rows
         .into_iter()
         .filter(|r| selection.all || r.differs)
-        .map(|r| Line { values: r.values.iter().map(|v| v.as_ref().map(display)).collect(), key: r.key, differs: r.differs })
+        .map(|r| Line { values: r.values.iter().map(|v| v.as_ref().map(value_text)).collect(), key: r.key, differs: r.differs })
         .collect::<Vec<_>>();
     render(&Compare {
         keys,

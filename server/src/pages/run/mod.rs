@@ -76,8 +76,6 @@ struct RunPage {
     notice: Option<Notice>,
     sweep_name: Option<String>,
     tags: Vec<String>,
-    /// The tags as the form edits them: `a, b`.
-    tags_text: String,
     /// How often the trainer draws a sample grid, as words.
     samples_every: String,
     /// `key=value` of each swept parameter, for the header.
@@ -172,7 +170,7 @@ pub async fn show(
 
     let config: Value = serde_json::from_str(&extra.config).unwrap_or(Value::Null);
     let params: serde_json::Map<String, Value> = serde_json::from_str(&run.params).unwrap_or_default();
-    let swept = params.iter().map(|(k, v)| (k.clone(), view::value_text(v))).collect();
+    let swept = params.iter().map(|(k, v)| (k.clone(), super::value_text(v))).collect();
     let method = config["method"].as_str().unwrap_or(&run.method).to_owned();
 
     let eta = (run.status == "running" && !epochs.is_empty()).then(|| {
@@ -208,7 +206,6 @@ pub async fn show(
         notice,
         sweep_name: extra.sweep_name,
         tags: runs_tags(&run).into_iter().map(str::to_owned).collect(),
-        tags_text: runs_tags(&run).join(", "),
         samples_every: match config["samples_every"].as_u64() {
             Some(1) => "epoch".to_owned(),
             Some(n) => format!("{n} epochs"),

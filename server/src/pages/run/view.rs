@@ -24,13 +24,6 @@ pub struct ConfigRow {
     pub hint: Option<String>,
 }
 
-pub fn value_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// The config as dotted keys in the config's own order.
 pub fn config_rows(config: &Value, params: &Map<String, Value>) -> Vec<ConfigRow> {
     fn walk(prefix: &str, value: &Value, params: &Map<String, Value>, out: &mut Vec<ConfigRow>) {
@@ -45,7 +38,7 @@ pub fn config_rows(config: &Value, params: &Map<String, Value>) -> Vec<ConfigRow
                 swept: params.contains_key(prefix),
                 hint: fraction_of_255(prefix, leaf),
                 key: prefix.to_owned(),
-                value: value_text(leaf),
+                value: crate::pages::value_text(leaf),
             }),
         }
     }
