@@ -4,6 +4,7 @@
 pub mod config;
 pub mod doctor;
 pub mod events;
+pub mod layout;
 pub mod rng;
 pub mod sweep;
 pub mod validate;

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use advmix_protocol::layout::EVENTS_FILE;
 use advmix_protocol::{Event, EventLine};
 use tokio::sync::Notify;
 
@@ -28,7 +29,7 @@ pub async fn supervise(
     mut exit: Option<ExitFuture>,
     activity: Arc<Notify>,
 ) {
-    let events = s.run_dir(run_id).join("events.jsonl");
+    let events = s.run_dir(run_id).join(EVENTS_FILE);
     let mut tick = tokio::time::interval(s.poll);
     let mut shutdown = s.shutdown.clone();
     let ended = loop {
@@ -113,7 +114,7 @@ pub(crate) fn stderr_tail(run_dir: &Path) -> String {
 /// on it, so only the events tell) and the attempt's last event.
 async fn settle(s: &Scheduler, run_id: i64, ended: Option<std::io::Result<Exit>>) -> sqlx::Result<()> {
     let run_dir = s.run_dir(run_id);
-    let terminal = terminal_event(&run_dir.join("events.jsonl"));
+    let terminal = terminal_event(&run_dir.join(EVENTS_FILE));
     let with_tail = |reason: String| {
         let tail = stderr_tail(&run_dir);
         if tail.is_empty() { reason } else { format!("{reason}\n--- last lines of stderr ---\n{tail}") }
@@ -164,7 +165,7 @@ pub async fn recover(s: &Arc<Scheduler>) -> sqlx::Result<()> {
                 s.spawn(supervise(s.clone(), run.id, slot, pid, None, Arc::new(Notify::new()))).await;
             }
             None => {
-                let events = s.run_dir(run.id).join("events.jsonl");
+                let events = s.run_dir(run.id).join(EVENTS_FILE);
                 ingest_now(s, run.id, &events).await;
                 settle(s, run.id, None).await?;
             }

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use advmix_protocol::{Event, EventLine};
 
-pub const EVENTS_FILE: &str = "events.jsonl";
+pub use advmix_protocol::layout::EVENTS_FILE;
 
 /// Seconds since the Unix epoch, the `time` of every event.
 pub fn now() -> f64 {

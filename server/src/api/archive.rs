@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use advmix_protocol::layout::RESUME_FILE;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -17,7 +18,7 @@ use crate::scheduler::Scheduler;
 
 /// The in-progress resume file duplicates `last` plus optimizer state; it
 /// is for the trainer, not for people.
-const SKIP: &[&str] = &["resume.safetensors"];
+const SKIP: &[&str] = &[RESUME_FILE];
 
 fn build(run_dir: &Path, out: &Path, top: &str) -> std::io::Result<()> {
     // Its own temporary name, so two downloads of one run never share a file.

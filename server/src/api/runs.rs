@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use advmix_protocol::layout::{CHECKPOINT_DIR, RESUME_FILE};
 use advmix_protocol::{FieldError, RunConfig};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -343,7 +344,7 @@ pub fn resumable_status(status: &str) -> bool {
 /// Whether the next attempt of `id` would continue from its resume
 /// checkpoint rather than start over.
 pub fn has_resume_checkpoint(scheduler: &Scheduler, id: i64) -> bool {
-    scheduler.run_dir(id).join("checkpoints/resume.safetensors").exists()
+    scheduler.run_dir(id).join(CHECKPOINT_DIR).join(RESUME_FILE).exists()
 }
 
 /// The core of `resume`, shared with the run page's form; true when the

@@ -35,8 +35,7 @@ use crate::optim::Sgd;
 use crate::schedule::learning_rate;
 use crate::stop::StopSignal;
 
-pub const CHECKPOINT_DIR: &str = "checkpoints";
-pub const RESUME_FILE: &str = "resume.safetensors";
+pub use advmix_protocol::layout::{CHECKPOINT_DIR, RESUME_FILE};
 const RESUME_KEY: &str = "advmix.resume";
 const EVAL_BATCH: i64 = 500;
 
