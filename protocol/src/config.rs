@@ -20,6 +20,18 @@ pub enum Method {
     Aom,
 }
 
+impl Method {
+    /// Every method, in the order forms and filters list them.
+    pub const ALL: [Method; 6] = [Method::Erm, Method::Mixup, Method::PgdAt, Method::Trades, Method::MixupPgd, Method::Aom];
+    /// Their names as configs and sweep specs write them, in the same order
+    /// (a test holds them to serde's names).
+    pub const NAMES: [&'static str; 6] = ["erm", "mixup", "pgd_at", "trades", "mixup_pgd", "aom"];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Model {
@@ -418,5 +430,17 @@ mod tests {
 
         let c = RunConfig { model: Model::WideResnet, depth: 27, ..RunConfig::default() };
         assert_eq!(c.validate().unwrap_err()[0].field, "depth");
+    }
+}
+
+#[cfg(test)]
+mod method_names {
+    use super::Method;
+
+    #[test]
+    fn names_are_the_serde_names() {
+        for method in Method::ALL {
+            assert_eq!(serde_json::to_value(method).unwrap(), method.as_str());
+        }
     }
 }

@@ -104,6 +104,25 @@ pub struct EpochMetrics {
     pub images_per_second: f64,
 }
 
+impl EpochMetrics {
+    /// The per-epoch metric names, in column order: the one list that the
+    /// epochs table's columns, the API's metric names, the CSV header and the
+    /// pages' scripts are derived from. A test below holds it to the struct.
+    pub const FIELDS: [&'static str; 11] = [
+        "lr", "train_loss", "train_acc", "train_clean_loss", "train_clean_acc", "test_clean_loss", "test_clean_acc",
+        "test_pgd_loss", "test_pgd_acc", "epoch_seconds", "images_per_second",
+    ];
+
+    /// The values of [`Self::FIELDS`], in the same order.
+    pub fn values(&self) -> [f64; 11] {
+        [
+            self.lr, self.train_loss, self.train_acc, self.train_clean_loss, self.train_clean_acc,
+            self.test_clean_loss, self.test_clean_acc, self.test_pgd_loss, self.test_pgd_acc,
+            self.epoch_seconds, self.images_per_second,
+        ]
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckpointKind {
@@ -165,5 +184,29 @@ mod tests {
         let text = serde_json::to_string(&line).unwrap();
         assert!(text.contains(r#""type":"checkpoint""#) && text.contains(r#""kind":"best""#));
         assert_eq!(serde_json::from_str::<EventLine>(&text).unwrap(), line);
+    }
+}
+
+#[cfg(test)]
+mod metric_fields {
+    use super::EpochMetrics;
+
+    #[test]
+    fn the_field_list_is_the_struct() {
+        let m = EpochMetrics {
+            epoch: 3, lr: 1.0, train_loss: 2.0, train_acc: 3.0, train_clean_loss: 4.0, train_clean_acc: 5.0,
+            test_clean_loss: 6.0, test_clean_acc: 7.0, test_pgd_loss: 8.0, test_pgd_acc: 9.0,
+            epoch_seconds: 10.0, images_per_second: 11.0,
+        };
+        let json = serde_json::to_value(&m).unwrap();
+        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).filter(|k| *k != "epoch").collect();
+        let mut fields = EpochMetrics::FIELDS.to_vec();
+        let mut sorted = keys.clone();
+        fields.sort_unstable();
+        sorted.sort_unstable();
+        assert_eq!(fields, sorted, "FIELDS must name every metric of EpochMetrics");
+        for (name, value) in EpochMetrics::FIELDS.iter().zip(m.values()) {
+            assert_eq!(json[*name].as_f64(), Some(value), "values() is in FIELDS order at {name}");
+        }
     }
 }

@@ -8,7 +8,7 @@
 //! 200 timed requests per endpoint. The data is synthetic but shaped like a
 //! real store: 80% of runs in sweeps of 100, six methods, mostly succeeded,
 //! a spread of robust accuracies, a few tags. The server runs with a real
-//! AppState on the database `db::open` configures; its scheduler is not
+//! AppState on the database `store::open` configures; its scheduler is not
 //! started, so nothing else touches the database.
 
 use std::net::SocketAddr;
@@ -20,9 +20,12 @@ use std::time::{Duration, Instant};
 use advmix_protocol::RunConfig;
 use advmix_server::auth::Auth;
 use advmix_server::compute::Compute;
-use advmix_server::executor::local::LocalExecutor;
-use advmix_server::scheduler::{Scheduler, SchedulerConfig, plan_slots};
-use advmix_server::{AppState, db, serve};
+use advmix_server::paths::Paths;
+use advmix_server::runner::bus::Bus;
+use advmix_server::runner::executor::local::LocalExecutor;
+use advmix_server::runner::slots::plan_slots;
+use advmix_server::runner::{Runner, RunnerConfig};
+use advmix_server::{AppState, serve, store};
 use anyhow::{anyhow, ensure};
 use serde_json::Value;
 use sqlx::{SqliteConnection, SqlitePool};
@@ -63,7 +66,7 @@ struct Timings {
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     let data_dir = tempfile::tempdir()?;
-    let db = db::open(data_dir.path()).await?;
+    let db = store::open(data_dir.path()).await?;
 
     let start = Instant::now();
     generate(&db, args.runs, args.epochs).await?;
@@ -215,16 +218,17 @@ async fn insert_tags(conn: &mut SqliteConnection) -> sqlx::Result<()> {
 /// endpoints only read the store. Sending `true` stops it.
 async fn start_server(db: SqlitePool, data_dir: &Path) -> anyhow::Result<(SocketAddr, watch::Sender<bool>, Server)> {
     let (stop, shutdown) = watch::channel(false);
-    let (events, _) = tokio::sync::broadcast::channel(4096);
+    let bus = Bus::new(4096);
     let trainer = PathBuf::from("/nonexistent/advmix-trainer");
-    let scheduler = Scheduler::new(
+    let paths = Paths::new(data_dir);
+    let runner = Runner::new(
         db.clone(),
-        Arc::new(LocalExecutor { trainer: trainer.clone() }),
-        events.clone(),
+        Arc::new(LocalExecutor::new(trainer.clone())),
+        bus.clone(),
         shutdown.clone(),
-        SchedulerConfig {
+        RunnerConfig {
             slots: plan_slots(None, Some(0), 1, 1),
-            data_dir: data_dir.to_owned(),
+            paths: paths.clone(),
             stop_runs_on_exit: false,
             stop_grace: Duration::from_secs(10),
             poll: Duration::from_millis(250),
@@ -233,9 +237,9 @@ async fn start_server(db: SqlitePool, data_dir: &Path) -> anyhow::Result<(Socket
     let state = AppState {
         db,
         compute: Arc::new(Compute::Unavailable { trainer, reason: "benchmark: no trainer".into() }),
-        data_dir: Arc::new(data_dir.to_owned()),
-        scheduler,
-        events,
+        paths: Arc::new(paths),
+        runner,
+        bus,
         max_sweep_runs: 1000,
         shutdown: shutdown.clone(),
         auth: Auth::default(),

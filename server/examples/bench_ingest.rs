@@ -1,11 +1,11 @@
 //! Ingest rate through the real path: trainers append epoch events to their
 //! `events.jsonl`, and per-run ingest loops move them into SQLite, all at
-//! once against one database opened by `db::open` (WAL, busy timeout).
+//! once against one database opened by `store::open` (WAL, busy timeout).
 //!
 //!     cargo run --release -p advmix-server --example bench_ingest -- [RUNS] [EPOCHS] [WRITE_SECONDS] [POLL_MS]
 //!
 //! Defaults: 16 runs × 5,000 epoch lines, each writer spreading its lines
-//! evenly over 3 s, polled every 250 ms (the server's supervisor tick). Each
+//! evenly over 3 s, polled every 250 ms (the server's follower tick). Each
 //! writer is a thread writing one `write` per line, as the trainer does.
 //! To find the ingest's ceiling, offer more than it can take (e.g. 16 runs ×
 //! 40,000 lines over 3 s): it falls behind the writers, and the rate is what
@@ -24,8 +24,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use advmix_protocol::events::EpochMetrics;
 use advmix_protocol::{Event, EventLine, RunConfig};
-use advmix_server::db;
-use advmix_server::ingest::{self, Broadcast};
+use advmix_server::runner::bus::Bus;
+use advmix_server::runner::ingest;
 use advmix_server::store;
 use anyhow::{anyhow, bail, ensure};
 use sqlx::SqlitePool;
@@ -53,11 +53,11 @@ struct Followed {
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     let data_dir = tempfile::tempdir()?;
-    let db = db::open(data_dir.path()).await?;
+    let db = store::open(data_dir.path()).await?;
     let runs = insert_runs(&db, data_dir.path(), args.runs).await?;
     // No subscriber, as when nobody has a dashboard open; the ingest still
-    // hands each applied event to the channel, as the supervisor's does.
-    let (events, _) = tokio::sync::broadcast::channel(1024);
+    // hands each applied event to the channel, as the runner's does.
+    let events = Bus::new(1024);
 
     let start = Instant::now();
     let mut writers = Vec::new();
@@ -109,7 +109,7 @@ async fn insert_runs(db: &SqlitePool, data_dir: &Path, count: usize) -> anyhow::
     let mut runs = Vec::with_capacity(count);
     let mut tx = db.begin().await?;
     for k in 0..count {
-        let id = store::insert_run(&mut tx, None, &format!("bench-{k}"), &RunConfig::default(), &Default::default(), 0)
+        let id = store::runs::insert(&mut tx, None, &format!("bench-{k}"), &RunConfig::default(), &Default::default(), 0)
             .await?;
         let dir = data_dir.join("runs").join(id.to_string());
         std::fs::create_dir_all(&dir)?;
@@ -147,14 +147,14 @@ fn spawn_writer(
     })
 }
 
-/// The supervisor's loop: ingest on every tick until the writer is done.
+/// The follower's loop: ingest on every tick until the writer is done.
 async fn follow(
     db: SqlitePool,
     run_id: i64,
     path: PathBuf,
     done: Arc<AtomicBool>,
     poll: Duration,
-    events: Broadcast,
+    events: Bus,
 ) -> anyhow::Result<Followed> {
     let mut followed = Followed::default();
     let mut tick = tokio::time::interval(poll);

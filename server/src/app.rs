@@ -8,8 +8,7 @@ use crate::api::{archive, evals, events, files, health, metrics, runs, samples, 
 use crate::state::AppState;
 use crate::{auth, csrf, pages, static_files};
 
-/// Sweep specs and configs are small; anything bigger is a mistake.
-pub const MAX_BODY_BYTES: usize = 1 << 20;
+pub use crate::api::MAX_BODY_BYTES;
 
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
@@ -55,13 +54,13 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(pages)
         // Outside the CSRF layer: the login form sets only the session cookie.
-        .route("/login", get(auth::login_form).post(auth::login))
+        .route("/login", get(auth::login::form).post(auth::login::submit))
         .route("/healthz", get(health::check))
         .route("/static/{file}", get(static_files::serve))
         .nest("/api/v1", api)
         .fallback(pages::not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), auth::require))
-        .layer(middleware::from_fn(auth::same_origin))
+        .layer(middleware::from_fn_with_state(state.auth.clone(), auth::middleware::require))
+        .layer(middleware::from_fn(auth::middleware::same_origin))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

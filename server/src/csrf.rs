@@ -16,8 +16,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-use crate::auth::{cookie, same};
-use crate::pages::render;
+use crate::auth::token::{cookie, same};
+use crate::render::render;
 
 pub const COOKIE: &str = "advmix_csrf";
 /// The hidden form field that must repeat the cookie.

@@ -8,7 +8,7 @@ use serde_json::json;
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("template error: {0}")]
     Template(#[from] askama::Error),
     #[error("i/o error: {0}")]
@@ -21,6 +21,17 @@ pub enum AppError {
     /// The request conflicts with the resource's state (stop a finished run).
     #[error("{0}")]
     Conflict(String),
+}
+
+/// A row that is not there is the client's 404 (the stores' `fetch_one`
+/// says so with `RowNotFound`); anything else is the server's fault.
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> AppError {
+        match e {
+            sqlx::Error::RowNotFound => AppError::NotFound,
+            other => AppError::Database(other),
+        }
+    }
 }
 
 impl AppError {

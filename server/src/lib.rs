@@ -1,11 +1,14 @@
-//! The advmix server: experiment store, trainer supervision and web pages.
+//! The advmix server: experiment store, job runner and web pages.
 //!
-//! Layout: `app` builds the router; `pages/` holds one module per HTML page,
-//! `api/` the JSON endpoints; `db` opens and migrates the store, `store` has
-//! the shared run queries; `compute` asks the trainer what devices this
-//! machine has; `scheduler` starts queued runs in free slots through an
-//! `executor`, and a `supervisor` task per run follows it, feeding
-//! `ingest` (events.jsonl into SQLite and out to live subscribers).
+//! Layers, each calling only the ones below it:
+//! - `pages/` (HTML) and `api/` (JSON), wired by `app`, behind `auth` and `csrf`;
+//! - `service/`: the actions both of them take (stop, resume, submit a sweep…);
+//! - `runner/`: slots, the scheduler loop, one task per job, the executors,
+//!   the event ingest and the bus; and `store/`: all SQL;
+//! - `advmix_protocol`: the types shared with the trainer.
+//!
+//! `paths` names the files under the data directory, `compute` asks the
+//! trainer what devices this machine has.
 
 pub mod api;
 pub mod app;
@@ -13,18 +16,16 @@ pub mod auth;
 pub mod cli;
 pub mod compute;
 pub mod csrf;
-pub mod db;
 pub mod error;
-pub mod evals;
-pub mod executor;
-pub mod ingest;
 pub mod pages;
-pub mod scheduler;
+pub mod paths;
+pub mod render;
+pub mod runner;
+pub mod service;
 pub mod settings;
 pub mod state;
 pub mod static_files;
 pub mod store;
-pub mod supervisor;
 
 use std::future::Future;
 

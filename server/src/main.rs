@@ -6,10 +6,13 @@ use tracing_subscriber::EnvFilter;
 use std::sync::Arc;
 use std::time::Duration;
 
-use advmix_server::executor::local::LocalExecutor;
-use advmix_server::scheduler::{self, Scheduler, SchedulerConfig};
+use advmix_server::paths::Paths;
+use advmix_server::runner::bus::Bus;
+use advmix_server::runner::executor::local::LocalExecutor;
+use advmix_server::runner::slots::plan_slots;
+use advmix_server::runner::{Runner, RunnerConfig};
 use advmix_server::settings::ServeArgs;
-use advmix_server::{AppState, cli, compute, db, serve};
+use advmix_server::{AppState, cli, compute, serve, store};
 
 #[derive(Parser)]
 #[command(name = "advmix", version, about = "Adversarial-robustness experiments: server and CLI")]
@@ -98,8 +101,8 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
     let data_dir = std::path::absolute(&args.data_dir)?;
-    let pool = db::open(&data_dir).await?;
-    tracing::info!(db = %data_dir.join(db::DB_FILE).display(), "database ready");
+    let pool = store::open(&data_dir).await?;
+    tracing::info!(db = %data_dir.join(store::DB_FILE).display(), "database ready");
 
     let trainer = args.trainer.clone().unwrap_or_else(compute::default_trainer_path);
     let compute = compute::probe(&trainer).await;
@@ -113,47 +116,48 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
             tracing::warn!(trainer = %trainer.display(), %reason, "trainer unavailable")
         }
     }
-    let slots = scheduler::plan_slots(compute.report(), args.gpus, args.runs_per_gpu, args.cpu_slots);
+    let slots = plan_slots(compute.report(), args.gpus, args.runs_per_gpu, args.cpu_slots);
     tracing::info!(slots = ?slots.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), "run slots");
 
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}: is another advmix already running? Pick another --port"))?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let (events, _) = tokio::sync::broadcast::channel(4096);
-    let scheduler = Scheduler::new(
+    let bus = Bus::new(4096);
+    let paths = Paths::new(data_dir.clone());
+    let runner = Runner::new(
         pool.clone(),
-        Arc::new(LocalExecutor { trainer }),
-        events.clone(),
+        Arc::new(LocalExecutor::new(trainer)),
+        bus.clone(),
         shutdown.clone(),
-        SchedulerConfig {
+        RunnerConfig {
             slots,
-            data_dir: data_dir.clone(),
+            paths: paths.clone(),
             stop_runs_on_exit: args.stop_runs_on_exit,
             stop_grace: Duration::from_secs(args.stop_grace),
             poll: Duration::from_millis(250),
         },
     );
-    let scheduling = tokio::spawn(scheduler.clone().run());
+    let scheduling = tokio::spawn(runner.clone().run());
     tracing::info!("advmix listening on http://{addr}");
     let state = AppState {
         db: pool.clone(),
         compute: compute.into(),
-        data_dir: data_dir.into(),
-        scheduler: scheduler.clone(),
-        events,
+        paths: paths.into(),
+        runner: runner.clone(),
+        bus,
         max_sweep_runs: args.max_sweep_runs,
         shutdown,
         auth: advmix_server::auth::Auth::new(args.access_token()?),
     };
     serve(listener, state, async move {
         shutdown_signal().await;
-        // Tells the scheduler, the supervisors and the SSE streams at once.
+        // Tells the runner, the jobs' tasks and the SSE streams at once.
         let _ = stop.send(true);
     })
     .await?;
     let _ = scheduling.await;
-    scheduler.drain(Duration::from_secs(args.stop_grace + 10)).await;
+    runner.drain(Duration::from_secs(args.stop_grace + 10)).await;
     pool.close().await;
     tracing::info!("advmix stopped");
     Ok(())

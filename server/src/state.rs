@@ -1,25 +1,26 @@
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
 use sqlx::SqlitePool;
 
+use crate::auth::token::Auth;
 use crate::compute::Compute;
-use crate::ingest::Broadcast;
-use crate::scheduler::Scheduler;
+use crate::paths::Paths;
+use crate::runner::Runner;
+use crate::runner::bus::Bus;
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: SqlitePool,
     pub compute: Arc<Compute>,
-    pub data_dir: Arc<PathBuf>,
-    pub scheduler: Arc<Scheduler>,
-    /// Every ingested event, for the SSE streams.
-    pub events: Broadcast,
+    pub paths: Arc<Paths>,
+    pub runner: Runner,
+    /// Every ingested event and status change, for the SSE streams.
+    pub bus: Bus,
     pub max_sweep_runs: usize,
     /// Resolves when the server begins to shut down; SSE streams end then.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
-    pub auth: crate::auth::Auth,
+    pub auth: Auth,
 }
 
 impl FromRef<AppState> for SqlitePool {
@@ -34,8 +35,20 @@ impl FromRef<AppState> for Arc<Compute> {
     }
 }
 
-impl FromRef<AppState> for Arc<Scheduler> {
+impl FromRef<AppState> for Runner {
     fn from_ref(state: &AppState) -> Self {
-        state.scheduler.clone()
+        state.runner.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Paths> {
+    fn from_ref(state: &AppState) -> Self {
+        state.paths.clone()
+    }
+}
+
+impl FromRef<AppState> for Auth {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
     }
 }

@@ -11,7 +11,7 @@ use advmix_protocol::{Event, EventLine};
 use advmix_server::AppState;
 use advmix_server::auth::Auth;
 use advmix_server::compute::Compute;
-use advmix_server::ingest::RunEvent;
+use advmix_server::runner::bus::{BusEvent, RunEvent};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
@@ -508,11 +508,11 @@ async fn stop_resume_and_rerun(db: SqlitePool) {
     set_status(env.db(), id, "succeeded").await;
     assert_eq!(env.post(&uri("stop")).await.status, StatusCode::CONFLICT, "a finished run cannot be stopped");
 
-    // A running run without a pid yet asks to try again.
+    // A running run without an executor handle yet asks to try again.
     set_status(env.db(), id, "running").await;
     let resp = env.post(&uri("stop")).await;
     assert_eq!(resp.status, StatusCode::CONFLICT);
-    assert!(resp.json()["error"].as_str().unwrap().contains("process id"));
+    assert!(resp.json()["error"].as_str().unwrap().contains("being started"));
 
     // Rerun: a new queued run with the same config, name and priority.
     sqlx::query("UPDATE runs SET priority = 4 WHERE id = ?").bind(id).execute(env.db()).await.unwrap();
@@ -825,15 +825,15 @@ async fn run_events_stream_this_runs_events_and_end_at_shutdown(db: SqlitePool) 
     assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
     let mut body = response.into_body();
 
-    env.state.events.send(event(id + 100, "another run's")).unwrap();
-    env.state.events.send(event(id, "by request")).unwrap();
+    env.state.bus.send(BusEvent::Event(event(id + 100, "another run's")));
+    env.state.bus.send(BusEvent::Event(event(id, "by request")));
     let chunk = next_chunk(&mut body).await;
     assert!(chunk.starts_with("event: run\n"), "{chunk}");
     let data = chunk.lines().find_map(|l| l.strip_prefix("data: ")).expect("a data line");
     let data: Value = serde_json::from_str(data).unwrap();
     assert_eq!(data, json!({ "run_id": id, "event": { "time": 1.5, "type": "stopped", "reason": "by request" } }));
 
-    env.state.events.send(event(id, "later")).unwrap();
+    env.state.bus.send(BusEvent::Event(event(id, "later")));
     env.stop.send(true).unwrap();
     let rest = until_end(body).await;
     assert!(!rest.contains("another run's"), "{rest}");
@@ -849,9 +849,9 @@ async fn all_events_stream_every_run_and_end_at_shutdown(db: SqlitePool) {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
     let mut body = response.into_body();
-    env.state.events.send(event(41, "a")).unwrap();
+    env.state.bus.send(BusEvent::Event(event(41, "a")));
     assert!(next_chunk(&mut body).await.contains("\"run_id\":41"));
-    env.state.events.send(event(42, "b")).unwrap();
+    env.state.bus.send(BusEvent::Event(event(42, "b")));
     assert!(next_chunk(&mut body).await.contains("\"run_id\":42"));
     env.stop.send(true).unwrap();
     until_end(body).await;

@@ -56,7 +56,7 @@ async fn the_pages_work_in_headless_chromium(db: SqlitePool) {
     let compute = advmix_server::compute::probe(&trainer).await;
     let data = tempfile::tempdir().unwrap();
     let (state, stop) = common::harness(db, compute, trainer, data.path(), 2);
-    let scheduling = tokio::spawn(state.scheduler.clone().run());
+    let scheduling = tokio::spawn(state.runner.clone().run());
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -19,14 +19,14 @@ async fn tail_prints_a_run_live_until_it_ends(db: SqlitePool) {
     }))
     .unwrap();
     let mut tx = db.begin().await.unwrap();
-    let id = advmix_server::store::insert_run(&mut tx, None, "tailed", &config, &Default::default(), 0).await.unwrap();
+    let id = advmix_server::store::runs::insert(&mut tx, None, "tailed", &config, &Default::default(), 0).await.unwrap();
     tx.commit().await.unwrap();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let http = tokio::spawn(advmix_server::serve(listener, state.clone(), {
         let mut shutdown = state.shutdown.clone();
-        async move { advmix_server::scheduler::until_shutdown(&mut shutdown).await }
+        async move { advmix_server::runner::context::until_shutdown(&mut shutdown).await }
     }));
     // Tail connects while the run is still queued; the scheduler starts after.
     let tail = tokio::task::spawn_blocking(move || {
@@ -36,7 +36,7 @@ async fn tail_prints_a_run_live_until_it_ends(db: SqlitePool) {
             .unwrap()
     });
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let scheduling = tokio::spawn(state.scheduler.clone().run());
+    let scheduling = tokio::spawn(state.runner.clone().run());
 
     let out = tokio::time::timeout(Duration::from_secs(180), tail).await.expect("tail ends with the run").unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

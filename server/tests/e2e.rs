@@ -3,6 +3,7 @@
 
 mod common;
 
+use advmix_server::runner::bus::BusEvent;
 use std::time::Duration;
 
 use advmix_protocol::{Event, EventLine};
@@ -40,7 +41,7 @@ parameters:
 async fn a_two_run_sweep_trains_and_its_results_match_the_event_files(db: SqlitePool) {
     let data = tempfile::tempdir().unwrap();
     let (state, stop) = common::harness(db.clone(), Compute::Unavailable { trainer: "".into(), reason: "".into() }, common::trainer_bin(), data.path(), 2);
-    let scheduling = tokio::spawn(state.scheduler.clone().run());
+    let scheduling = tokio::spawn(state.runner.clone().run());
 
     let (status, body) = call(&state, "POST", "/api/v1/sweeps/preview", SWEEP, "application/yaml").await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
@@ -138,7 +139,7 @@ async fn a_two_run_sweep_trains_and_its_results_match_the_event_files(db: Sqlite
     // An evaluation job on a checkpoint runs in a scheduler slot and reports
     // its progress as it goes.
     let id = runs[1]["id"].as_i64().unwrap();
-    let mut live = state.events.subscribe();
+    let mut live = state.bus.subscribe();
     let checkpoints = json(&state, &format!("/api/v1/runs/{id}/checkpoints")).await;
     let best = checkpoints.as_array().unwrap().iter().find(|c| c["kind"] == "best").unwrap()["id"].clone();
     let body = r#"{"attack": "aa-fast", "n": 40}"#;
@@ -160,7 +161,9 @@ async fn a_two_run_sweep_trains_and_its_results_match_the_event_files(db: Sqlite
     assert!(job["slot"].as_str().unwrap().starts_with("cpu/"));
     let mut seen = Vec::new();
     while let Ok(event) = live.try_recv() {
-        if event.run_id == id {
+        if let BusEvent::Event(event) = event
+            && event.run_id == id
+        {
             seen.push(match event.line.event {
                 Event::EvalProgress(p) => format!("{} {}/{}", p.attack, p.index, p.of),
                 Event::Eval(r) => format!("eval {}", r.suite),

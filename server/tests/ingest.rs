@@ -3,13 +3,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use advmix_protocol::events::{
     Checkpoint, CheckpointKind, EpochMetrics, EvalAttack, EvalProgress, EvalReport, Finished, Samples, Started,
 };
 use advmix_protocol::{Event, EventLine, RunConfig};
-use advmix_server::ingest::{self, FollowEnd, IngestError, TerminalKind};
+use advmix_server::runner::bus::{Bus, BusEvent};
+use advmix_server::runner::ingest::{self, IngestError};
 use sqlx::SqlitePool;
 use tempfile::TempDir;
 
@@ -342,7 +342,7 @@ async fn a_missing_file_is_empty_and_a_missing_run_is_an_error(db: SqlitePool) {
 
     append(&dir.events, &epoch(1, 0.6, 0.3));
     let missing = ingest::ingest_file(&db, run_id + 1, &dir.events, None).await;
-    assert!(matches!(missing, Err(IngestError::UnknownRun(id)) if id == run_id + 1), "{missing:?}");
+    assert!(matches!(missing, Err(IngestError::Unknown(ingest::Source::Run(id))) if id == run_id + 1), "{missing:?}");
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -358,64 +358,25 @@ async fn a_truncated_file_is_an_error(db: SqlitePool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn follow_ingests_as_the_file_grows_until_the_run_finishes(db: SqlitePool) {
+async fn each_applied_line_goes_out_on_the_bus_once(db: SqlitePool) {
     let run_id = insert_run(&db).await;
     let dir = run_dir();
-    let (tx, mut rx) = tokio::sync::broadcast::channel(64);
+    let bus = Bus::new(64);
+    let mut rx = bus.subscribe();
     let lines = full_run();
-    let writer = {
-        let (path, lines) = (dir.events.clone(), lines.clone());
-        tokio::spawn(async move {
-            // The file does not exist until the trainer starts.
-            tokio::time::sleep(Duration::from_millis(30)).await;
-            for line in lines {
-                append(&path, &line);
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-    };
-
-    let end = ingest::follow(db.clone(), run_id, dir.events.clone(), Some(tx), Duration::from_millis(10), std::future::pending()).await;
-    assert_eq!(end.unwrap(), FollowEnd::Terminal(TerminalKind::Finished));
-    writer.await.unwrap();
-    assert_eq!(count(&db, "epochs", run_id).await, 4);
+    let (first, rest) = lines.split_at(3);
+    append(&dir.events, &first.concat());
+    assert_eq!(ingest::ingest_file(&db, run_id, &dir.events, Some(&bus)).await.unwrap(), 3);
+    append(&dir.events, &rest.concat());
+    assert_eq!(ingest::ingest_file(&db, run_id, &dir.events, Some(&bus)).await.unwrap(), rest.len());
+    assert_eq!(ingest::ingest_file(&db, run_id, &dir.events, Some(&bus)).await.unwrap(), 0);
 
     for expected in &lines {
-        let event = rx.try_recv().expect("one broadcast per line");
+        let BusEvent::Event(event) = rx.try_recv().expect("one message per line") else { panic!("only events were sent") };
         assert_eq!(event.run_id, run_id);
         assert_eq!(event.line, serde_json::from_str::<EventLine>(expected).unwrap());
     }
     assert!(rx.try_recv().is_err(), "nothing else was sent");
-}
-
-#[sqlx::test(migrations = "../migrations")]
-async fn follow_reports_how_a_failed_run_ended(db: SqlitePool) {
-    let run_id = insert_run(&db).await;
-    let dir = run_dir();
-    let failed = line(1002.0, Event::Failed { reason: "CUDA out of memory".into() });
-    append(&dir.events, &[started("cuda:0"), epoch(1, 0.6, 0.3), failed].concat());
-
-    let end = ingest::follow(db.clone(), run_id, dir.events.clone(), None, Duration::from_millis(10), std::future::pending()).await;
-    assert_eq!(end.unwrap(), FollowEnd::Terminal(TerminalKind::Failed("CUDA out of memory".into())));
-}
-
-#[sqlx::test(migrations = "../migrations")]
-async fn follow_returns_when_stopped_before_the_run_ends(db: SqlitePool) {
-    let run_id = insert_run(&db).await;
-    let dir = run_dir();
-    append(&dir.events, &[started("cpu"), epoch(1, 0.6, 0.3)].concat());
-    let stop = {
-        let path = dir.events.clone();
-        async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            // Written after the last poll: follow still reads it before returning.
-            append(&path, &epoch(2, 0.7, 0.4));
-        }
-    };
-
-    let end = ingest::follow(db.clone(), run_id, dir.events.clone(), None, Duration::from_secs(60), stop).await;
-    assert_eq!(end.unwrap(), FollowEnd::Stopped);
-    assert_eq!(count(&db, "epochs", run_id).await, 2);
 }
 
 #[sqlx::test(migrations = "../migrations")]

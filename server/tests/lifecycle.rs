@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use advmix_protocol::{Event, EventLine, RunConfig};
 use advmix_server::compute::Compute;
+use advmix_server::runner::executor::local::LocalExecutor;
+use advmix_server::runner::executor::{Executor, Handle, JobState};
 use sqlx::SqlitePool;
 
 fn config(epochs: u32) -> RunConfig {
@@ -22,17 +24,20 @@ fn config(epochs: u32) -> RunConfig {
 
 async fn queue(db: &SqlitePool, config: &RunConfig) -> i64 {
     let mut tx = db.begin().await.unwrap();
-    let id = advmix_server::store::insert_run(&mut tx, None, "lifecycle", config, &Default::default(), 0).await.unwrap();
+    let id = advmix_server::store::runs::insert(&mut tx, None, "lifecycle", config, &Default::default(), 0).await.unwrap();
     tx.commit().await.unwrap();
     id
 }
 
-async fn row(db: &SqlitePool, id: i64) -> (String, i64, Option<i64>, Option<String>) {
-    sqlx::query_as("SELECT status, epochs_done, pid, error FROM runs WHERE id = ?").bind(id).fetch_one(db).await.unwrap()
+type Row = (String, i64, Option<String>, Option<String>);
+
+/// Status, epochs done, executor handle and error.
+async fn row(db: &SqlitePool, id: i64) -> Row {
+    sqlx::query_as("SELECT status, epochs_done, handle, error FROM runs WHERE id = ?").bind(id).fetch_one(db).await.unwrap()
 }
 
 /// Polls until `done` holds for the run's row, or fails after `limit`.
-async fn wait_for(db: &SqlitePool, id: i64, limit: Duration, done: impl Fn(&(String, i64, Option<i64>, Option<String>)) -> bool) -> (String, i64, Option<i64>, Option<String>) {
+async fn wait_for(db: &SqlitePool, id: i64, limit: Duration, done: impl Fn(&Row) -> bool) -> Row {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let r = row(db, id).await;
@@ -63,14 +68,15 @@ fn unavailable() -> Compute {
 async fn a_killed_trainer_leaves_a_failed_run_with_its_metrics(db: SqlitePool) {
     let data = tempfile::tempdir().unwrap();
     let (state, stop) = common::harness(db.clone(), unavailable(), common::trainer_bin(), data.path(), 1);
-    let scheduling = tokio::spawn(state.scheduler.clone().run());
+    let scheduling = tokio::spawn(state.runner.clone().run());
     let id = queue(&db, &config(200)).await;
-    state.scheduler.wake();
+    state.runner.wake();
 
-    let (_, _, pid, _) = wait_for(&db, id, Duration::from_secs(120), |r| r.1 >= 1).await;
-    let pid = pid.expect("a running run has a pid") as i32;
-    // SAFETY: kill(2) on the trainer this test started.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let (_, _, handle, _) = wait_for(&db, id, Duration::from_secs(120), |r| r.1 >= 1).await;
+    let handle = handle.expect("a running run has an executor handle");
+    // As the kernel's OOM killer would: no chance to save or say goodbye.
+    let process = handle.strip_prefix("local:").expect("a local job");
+    assert!(std::process::Command::new("kill").args(["-s", "KILL", process]).status().unwrap().success());
 
     let (status, epochs_done, _, error) = wait_for(&db, id, Duration::from_secs(30), |r| r.0 != "running").await;
     assert_eq!(status, "failed");
@@ -88,23 +94,24 @@ async fn a_killed_trainer_leaves_a_failed_run_with_its_metrics(db: SqlitePool) {
 async fn a_restarted_server_follows_the_run_to_the_end(db: SqlitePool) {
     let data = tempfile::tempdir().unwrap();
     let (first, stop_first) = common::harness(db.clone(), unavailable(), common::trainer_bin(), data.path(), 1);
-    let scheduling = tokio::spawn(first.scheduler.clone().run());
+    let scheduling = tokio::spawn(first.runner.clone().run());
     let epochs = 6;
     let id = queue(&db, &config(epochs)).await;
-    first.scheduler.wake();
+    first.runner.wake();
     wait_for(&db, id, Duration::from_secs(120), |r| r.1 >= 1).await;
 
     // The server stops; by default its trainers keep going.
     stop_first.send(true).unwrap();
     scheduling.await.unwrap();
-    first.scheduler.drain(Duration::from_secs(10)).await;
-    let (status, done_at_stop, pid, _) = row(&db, id).await;
+    first.runner.drain(Duration::from_secs(10)).await;
+    let (status, done_at_stop, handle, _) = row(&db, id).await;
     assert_eq!(status, "running");
     assert!(done_at_stop < i64::from(epochs), "the restart must happen mid-run");
-    assert!(advmix_server::executor::is_trainer_alive(pid.unwrap() as u32));
+    let executor = LocalExecutor::new(common::trainer_bin());
+    assert_eq!(executor.state(&Handle(handle.unwrap())).await, JobState::Running, "the trainer outlived its server");
 
     let (second, stop_second) = common::harness(db.clone(), unavailable(), common::trainer_bin(), data.path(), 1);
-    let scheduling = tokio::spawn(second.scheduler.clone().run());
+    let scheduling = tokio::spawn(second.runner.clone().run());
     let (status, epochs_done, _, error) = wait_for(&db, id, Duration::from_secs(180), |r| r.0 != "running").await;
     assert_eq!(status, "succeeded", "{error:?}");
     assert_eq!(epochs_done, i64::from(epochs));

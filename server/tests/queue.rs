@@ -17,7 +17,7 @@ async fn queue(db: &SqlitePool, device: &str, priority: i64) -> i64 {
 }
 
 async fn next(db: &SqlitePool, device: &str) -> Option<i64> {
-    store::next_queued(db, device).await.unwrap().map(|r| r.id)
+    store::runs::next_queued(db, device).await.unwrap().map(|r| r.id)
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -48,7 +48,7 @@ async fn serves_on_a_real_socket_and_stops_on_shutdown(db: SqlitePool) {
 #[tokio::test]
 async fn open_creates_a_wal_database_with_foreign_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let db = advmix_server::db::open(dir.path()).await.unwrap();
+    let db = advmix_server::store::open(dir.path()).await.unwrap();
     assert!(dir.path().join("advmix.db").exists());
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&db).await.unwrap();
     assert_eq!(mode, "wal");
@@ -63,7 +63,7 @@ async fn open_creates_a_wal_database_with_foreign_keys() {
     assert_eq!(tables, 4);
     db.close().await;
     // A second start finds the schema in place and applies nothing twice.
-    advmix_server::db::open(dir.path()).await.unwrap().close().await;
+    advmix_server::store::open(dir.path()).await.unwrap().close().await;
 }
 
 #[test]

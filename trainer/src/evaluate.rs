@@ -26,18 +26,45 @@ pub struct EvalArgs {
     pub device: String,
     pub data_dir: PathBuf,
     pub report: Option<PathBuf>,
+    /// Where events.jsonl goes besides stdout.
+    pub events_dir: Option<PathBuf>,
     pub bf16: bool,
 }
 
-fn emit(event: Event) {
-    let line = EventLine { time: events::now(), event };
-    println!("{}", serde_json::to_string(&line).expect("events serialize"));
-}
+/// Stdout, and events.jsonl when asked for. A line the file cannot take is
+/// reported once on stderr: stdout still carries it.
+struct Events(Option<events::EventSink>);
 
-fn fail(code: u8, reason: String) -> ExitCode {
-    eprintln!("error: {reason}");
-    emit(Event::Failed { reason });
-    ExitCode::from(code)
+impl Events {
+    fn open(dir: Option<&Path>) -> Result<Events, String> {
+        match dir {
+            None => Ok(Events(None)),
+            Some(dir) => std::fs::create_dir_all(dir)
+                .and_then(|()| events::EventSink::open(dir, true))
+                .map(|sink| Events(Some(sink)))
+                .map_err(|e| format!("cannot write events into {}: {e}", dir.display())),
+        }
+    }
+
+    fn emit(&mut self, event: Event) {
+        match &mut self.0 {
+            Some(sink) => {
+                if let Err(e) = sink.emit(event) {
+                    eprintln!("warning: cannot append to events.jsonl: {e}");
+                }
+            }
+            None => {
+                let line = EventLine { time: events::now(), event };
+                println!("{}", serde_json::to_string(&line).expect("events serialize"));
+            }
+        }
+    }
+
+    fn fail(&mut self, code: u8, reason: String) -> ExitCode {
+        eprintln!("error: {reason}");
+        self.emit(Event::Failed { reason });
+        ExitCode::from(code)
+    }
 }
 
 /// The run config saved in the checkpoint's metadata by the trainer.
@@ -51,25 +78,29 @@ fn config_of(path: &Path, metadata: &std::collections::HashMap<String, String>) 
 }
 
 pub fn run(args: EvalArgs) -> ExitCode {
+    let mut out = match Events::open(args.events_dir.as_deref()) {
+        Ok(out) => out,
+        Err(reason) => return Events(None).fail(EXIT_FAILED, reason),
+    };
     let loaded = match checkpoint::read(&args.checkpoint) {
         Ok(l) => l,
-        Err(e) => return fail(EXIT_BAD_INPUT, e.to_string()),
+        Err(e) => return out.fail(EXIT_BAD_INPUT, e.to_string()),
     };
     let config = match config_of(&args.checkpoint, &loaded.metadata) {
         Ok(c) => c,
-        Err(reason) => return fail(EXIT_BAD_INPUT, reason),
+        Err(reason) => return out.fail(EXIT_BAD_INPUT, reason),
     };
     let epsilon = args.epsilon.unwrap_or(config.epsilon);
     if !(0.0..=1.0).contains(&epsilon) {
-        return fail(EXIT_BAD_INPUT, format!("--eps {epsilon}: the radius must lie in [0, 1] (pixel units, e.g. 0.0314 for 8/255)"));
+        return out.fail(EXIT_BAD_INPUT, format!("--eps {epsilon}: the radius must lie in [0, 1] (pixel units, e.g. 0.0314 for 8/255)"));
     }
     let device = match args.device.parse::<DeviceRequest>().and_then(DeviceRequest::resolve) {
         Ok(d) => d,
-        Err(e) => return fail(EXIT_BAD_INPUT, e.to_string()),
+        Err(e) => return out.fail(EXIT_BAD_INPUT, e.to_string()),
     };
     let data = match data::load(config.dataset, &args.data_dir, config.seed, device) {
         Ok(d) => d,
-        Err(e) => return fail(EXIT_BAD_INPUT, e.to_string()),
+        Err(e) => return out.fail(EXIT_BAD_INPUT, e.to_string()),
     };
 
     let vs = VarStore::new(device);
@@ -77,7 +108,7 @@ pub fn run(args: EvalArgs) -> ExitCode {
     let net = models::build(&vs.root(), config.model, config.depth, config.widen_factor, data.num_classes, norm);
     for (name, mut var) in vs.variables() {
         let Some(saved) = loaded.tensors.get(&name) else {
-            return fail(EXIT_BAD_INPUT, format!("{} has no {name}: it is not a {:?} checkpoint", args.checkpoint.display(), config.model));
+            return out.fail(EXIT_BAD_INPUT, format!("{} has no {name}: it is not a {:?} checkpoint", args.checkpoint.display(), config.model));
         };
         tch::no_grad(|| var.copy_(&saved.to_device(device)));
     }
@@ -88,7 +119,7 @@ pub fn run(args: EvalArgs) -> ExitCode {
     let mut progress = |index: usize, of: usize, robust_left: i64| {
         let event = args.suite.progress(index, robust_left, n as i64);
         eprintln!("{} ({index}/{of}): {robust_left} of {n} points still robust", event.attack);
-        emit(Event::EvalProgress(event));
+        out.emit(Event::EvalProgress(event));
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         crate::autocast::bf16_on_cuda(args.bf16 || config.bf16, device, || {
@@ -97,15 +128,15 @@ pub fn run(args: EvalArgs) -> ExitCode {
     }));
     let report = match result {
         Ok(r) => r,
-        Err(_) => return fail(EXIT_FAILED, "the evaluation failed inside libtorch; see the message above".into()),
+        Err(_) => return out.fail(EXIT_FAILED, "the evaluation failed inside libtorch; see the message above".into()),
     };
     let epoch = loaded.metadata.get(METADATA_KEY).and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok()).and_then(|m| m["epoch"].as_u64()).map(|e| e as u32);
     let report = report.to_event(args.suite, args.checkpoint.display().to_string(), epoch);
     let path = args.report.clone().unwrap_or_else(|| args.checkpoint.with_extension(format!("{}.json", args.suite.as_str())));
     if let Err(e) = std::fs::write(&path, serde_json::to_string_pretty(&report).expect("reports serialize")) {
-        return fail(EXIT_FAILED, format!("cannot write the report {}: {e}", path.display()));
+        return out.fail(EXIT_FAILED, format!("cannot write the report {}: {e}", path.display()));
     }
     eprintln!("clean {:.2}%, robust {:.2}% under {} at ε={epsilon}; report: {}", 100.0 * report.clean_acc, 100.0 * report.robust_acc, args.suite.as_str(), path.display());
-    emit(Event::Eval(report));
+    out.emit(Event::Eval(report));
     ExitCode::SUCCESS
 }

@@ -64,6 +64,10 @@ enum Command {
         /// Where the JSON report goes; by default beside the checkpoint.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Also append every event to DIR/events.jsonl, as training runs do,
+        /// so that a server can follow the job through the file.
+        #[arg(long, value_name = "DIR")]
+        events_dir: Option<PathBuf>,
         /// bf16 autocast (CUDA only); a run trained in bf16 is evaluated in bf16 anyway.
         #[arg(long)]
         bf16: bool,
@@ -100,8 +104,8 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Eval { checkpoint, attack, n, batch, eps, device, data_dir, report, bf16 } => {
-            evaluate::run(EvalArgs { checkpoint, suite: attack, n, batch, epsilon: eps, device, data_dir, report, bf16 })
+        Command::Eval { checkpoint, attack, n, batch, eps, device, data_dir, report, events_dir, bf16 } => {
+            evaluate::run(EvalArgs { checkpoint, suite: attack, n, batch, epsilon: eps, device, data_dir, report, events_dir, bf16 })
         }
         Command::Doctor { json } => {
             let report = doctor::report();

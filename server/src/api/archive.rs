@@ -12,9 +12,10 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use sqlx::SqlitePool;
 
-use super::{files, runs};
+use super::files;
+use crate::store;
 use crate::error::AppError;
-use crate::scheduler::Scheduler;
+use crate::paths::Paths;
 
 /// The in-progress resume file duplicates `last` plus optimizer state; it
 /// is for the trainer, not for people.
@@ -48,16 +49,16 @@ fn build(run_dir: &Path, out: &Path, top: &str) -> std::io::Result<()> {
 
 pub async fn download(
     State(db): State<SqlitePool>,
-    State(scheduler): State<Arc<Scheduler>>,
+    State(paths): State<Arc<Paths>>,
     UrlPath(id): UrlPath<i64>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    runs::fetch(&db, id).await?;
-    let run_dir = scheduler.run_dir(id);
+    store::runs::fetch(&db, id).await?;
+    let run_dir = paths.run_dir(id);
     if !run_dir.is_dir() {
         return Err(AppError::NotFound);
     }
-    let archives: PathBuf = scheduler.data_dir.join("archives");
+    let archives: PathBuf = paths.data_dir().join("archives");
     std::fs::create_dir_all(&archives)?;
     let out = archives.join(format!("run-{id}.tar"));
     let top = format!("run-{id}");

@@ -1,18 +1,18 @@
 //! Robustness evaluations: queue a job on a checkpoint, list a run's
 //! evaluations, follow one.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use sqlx::SqlitePool;
 
-use super::{ApiJson, runs};
+use super::ApiJson;
 use crate::error::AppError;
-use crate::evals::{self, EvalRow};
-use crate::scheduler::Scheduler;
+use crate::runner::Runner;
+use crate::service::evals::{self, Request};
+use crate::store;
+use crate::store::evals::EvalRow;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,21 +26,20 @@ pub struct EvaluateBody {
 
 pub async fn create(
     State(db): State<SqlitePool>,
-    State(scheduler): State<Arc<Scheduler>>,
+    State(runner): State<Runner>,
     Path(checkpoint_id): Path<i64>,
     ApiJson(body): ApiJson<EvaluateBody>,
 ) -> Result<(StatusCode, Json<EvalRow>), AppError> {
-    let request = evals::Request { suite: body.attack, n: body.n, epsilon: body.epsilon };
-    let row = evals::queue(&db, checkpoint_id, &request).await?;
-    scheduler.wake();
+    let request = Request { suite: body.attack, n: body.n, epsilon: body.epsilon };
+    let row = evals::queue(&db, &runner, checkpoint_id, &request).await?;
     Ok((StatusCode::CREATED, Json(row)))
 }
 
 pub async fn for_run(State(db): State<SqlitePool>, Path(run_id): Path<i64>) -> Result<Json<Vec<EvalRow>>, AppError> {
-    runs::fetch(&db, run_id).await?;
-    Ok(Json(evals::list_for_run(&db, run_id).await?))
+    store::runs::fetch(&db, run_id).await?;
+    Ok(Json(store::evals::list_for_run(&db, run_id).await?))
 }
 
 pub async fn get(State(db): State<SqlitePool>, Path(id): Path<i64>) -> Result<Json<EvalRow>, AppError> {
-    Ok(Json(evals::get(&db, id).await?.ok_or(AppError::NotFound)?))
+    Ok(Json(store::evals::get(&db, id).await?.ok_or(AppError::NotFound)?))
 }

@@ -9,50 +9,27 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use sqlx::SqlitePool;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::runs;
 use crate::error::AppError;
-use crate::scheduler::Scheduler;
-
-#[derive(Serialize, sqlx::FromRow)]
-pub struct CheckpointRow {
-    pub id: i64,
-    pub epoch: i64,
-    pub kind: String,
-    pub path: String,
-    pub bytes: i64,
-    pub sha256: String,
-}
+use crate::paths::Paths;
+use crate::store;
+use crate::store::checkpoints::CheckpointRow;
 
 pub async fn list(State(db): State<SqlitePool>, Path(id): Path<i64>) -> Result<Json<Vec<CheckpointRow>>, AppError> {
-    runs::fetch(&db, id).await?;
-    Ok(Json(of_run(&db, id).await?))
-}
-
-/// A run's checkpoints, as the API lists them (the run page shows the same).
-pub async fn of_run(db: &SqlitePool, run_id: i64) -> Result<Vec<CheckpointRow>, AppError> {
-    Ok(sqlx::query_as("SELECT id, epoch, kind, path, bytes, sha256 FROM checkpoints WHERE run_id = ? ORDER BY epoch, kind")
-        .bind(run_id)
-        .fetch_all(db)
-        .await?)
+    store::runs::fetch(&db, id).await?;
+    Ok(Json(store::checkpoints::of_run(&db, id).await?))
 }
 
 pub async fn download(
     State(db): State<SqlitePool>,
-    State(scheduler): State<Arc<Scheduler>>,
+    State(paths): State<Arc<Paths>>,
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let (run_id, path, sha256): (i64, String, String) =
-        sqlx::query_as("SELECT run_id, path, sha256 FROM checkpoints WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&db)
-            .await?
-            .ok_or(AppError::NotFound)?;
-    let file = scheduler.run_dir(run_id).join(&path);
+    let (run_id, path, sha256) = store::checkpoints::locate(&db, id).await?;
+    let file = paths.run_dir(run_id).join(&path);
     let name = format!("run-{run_id}-{}", path.rsplit('/').next().unwrap_or("checkpoint.safetensors"));
     serve_file(file, &name, "application/octet-stream", Some(&sha256), &headers).await
 }
@@ -60,13 +37,12 @@ pub async fn download(
 /// The whole stderr log of a run.
 pub async fn log(
     State(db): State<SqlitePool>,
-    State(scheduler): State<Arc<Scheduler>>,
+    State(paths): State<Arc<Paths>>,
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    runs::fetch(&db, id).await?;
-    let file = scheduler.run_dir(id).join(crate::executor::local::STDERR_LOG);
-    serve_file(file, &format!("run-{id}-stderr.log"), "text/plain; charset=utf-8", None, &headers).await
+    store::runs::fetch(&db, id).await?;
+    serve_file(paths.run_log(id), &format!("run-{id}-stderr.log"), "text/plain; charset=utf-8", None, &headers).await
 }
 
 /// `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX` against `len`.

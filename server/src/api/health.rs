@@ -4,9 +4,10 @@ use serde_json::{Value, json};
 use sqlx::SqlitePool;
 
 use crate::error::AppError;
+use crate::store;
 
 /// Liveness plus a round trip to the database, so a wedged store shows up.
 pub async fn check(State(db): State<SqlitePool>) -> Result<Json<Value>, AppError> {
-    sqlx::query("SELECT 1").execute(&db).await?;
+    store::ping(&db).await?;
     Ok(Json(json!({ "status": "ok", "version": advmix_protocol::ADVMIX_VERSION })))
 }

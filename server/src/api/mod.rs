@@ -20,6 +20,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
 
+/// Sweep specs and configs are small; anything bigger is a mistake.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
 /// `Json` whose rejections are this API's JSON errors, naming what was wrong
 /// (serde's message names the unknown or mistyped field).
 pub struct ApiJson<T>(pub T);
@@ -67,7 +70,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 }
 
 fn too_large() -> Response {
-    let message = format!("the body is over the server's limit of {} bytes", crate::app::MAX_BODY_BYTES);
+    let message = format!("the body is over the server's limit of {} bytes", MAX_BODY_BYTES);
     let mut response = AppError::field("body", message).into_response();
     *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
     response

@@ -13,21 +13,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sqlx::SqlitePool;
 
-use super::runs;
 use crate::error::AppError;
-use crate::scheduler::Scheduler;
-
-#[derive(Serialize, sqlx::FromRow, Clone, Debug)]
-pub struct SampleRow {
-    pub id: i64,
-    pub epoch: i64,
-}
-
-impl SampleRow {
-    pub fn url(&self, run_id: i64) -> String {
-        format!("/api/v1/runs/{run_id}/samples/{}", self.id)
-    }
-}
+use crate::paths::Paths;
+use crate::store;
 
 #[derive(Serialize)]
 pub struct SampleItem {
@@ -36,14 +24,9 @@ pub struct SampleItem {
     url: String,
 }
 
-/// A run's sample grids, oldest epoch first.
-pub async fn of_run(db: &SqlitePool, run_id: i64) -> Result<Vec<SampleRow>, AppError> {
-    Ok(sqlx::query_as("SELECT id, epoch FROM samples WHERE run_id = ? ORDER BY epoch").bind(run_id).fetch_all(db).await?)
-}
-
 pub async fn list(State(db): State<SqlitePool>, Path(id): Path<i64>) -> Result<Json<Vec<SampleItem>>, AppError> {
-    runs::fetch(&db, id).await?;
-    let items = of_run(&db, id).await?.into_iter().map(|s| SampleItem { url: s.url(id), id: s.id, epoch: s.epoch }).collect();
+    store::runs::fetch(&db, id).await?;
+    let items = store::checkpoints::samples_of_run(&db, id).await?.into_iter().map(|s| SampleItem { url: s.url(id), id: s.id, epoch: s.epoch }).collect();
     Ok(Json(items))
 }
 
@@ -58,20 +41,15 @@ fn safe_sample_path(path: &str) -> bool {
 /// so a URL cannot reach another run's files by id.
 pub async fn image(
     State(db): State<SqlitePool>,
-    State(scheduler): State<Arc<Scheduler>>,
+    State(paths): State<Arc<Paths>>,
     Path((run_id, sample_id)): Path<(i64, i64)>,
 ) -> Result<Response, AppError> {
-    let path: String = sqlx::query_scalar("SELECT path FROM samples WHERE id = ? AND run_id = ?")
-        .bind(sample_id)
-        .bind(run_id)
-        .fetch_optional(&db)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let path = store::checkpoints::sample_path(&db, run_id, sample_id).await?;
     if !safe_sample_path(&path) {
         tracing::warn!(run = run_id, %path, "sample path outside the run's samples directory; not served");
         return Err(AppError::NotFound);
     }
-    let bytes = match tokio::fs::read(scheduler.run_dir(run_id).join(&path)).await {
+    let bytes = match tokio::fs::read(paths.run_dir(run_id).join(&path)).await {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(AppError::NotFound),
         Err(e) => return Err(e.into()),

@@ -2,17 +2,17 @@
 //! hundreds of runs. Long series are downsampled on the server so that the
 //! browser draws at most `max_points` points per run.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use axum::Json;
 use axum::extract::State;
-use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, SqlitePool};
+use sqlx::SqlitePool;
 
 use super::ApiQuery;
-use super::metrics::METRICS;
+use crate::store;
+use crate::store::epochs::METRICS;
 use crate::error::AppError;
 
 pub const MAX_RUNS: usize = 1000;
@@ -72,42 +72,11 @@ pub async fn get(
         return Err(AppError::field("max_points", format!("must be between 2 and {MAX_POINTS}")));
     }
 
-    // The ids travel as one JSON array, so a thousand runs are one query with
-    // one list. Each run's name and params come once, in a row of their own,
-    // rather than repeated on every epoch row; the order is restored below,
-    // which is cheaper than an ORDER BY over every epoch. `metric` is one of
-    // METRICS, so it is safe to splice.
-    let query = format!(
-        "SELECT r.id, r.name, r.params, NULL, NULL FROM json_each(?) AS j JOIN runs r ON r.id = j.value
-         UNION ALL
-         SELECT e.run_id, NULL, NULL, e.epoch, e.{metric} FROM json_each(?) AS j JOIN epochs e ON e.run_id = j.value"
-    );
-    let ids_json = serde_json::to_string(&ids).expect("ids serialize");
-    let mut rows =
-        sqlx::query_as::<_, (i64, Option<String>, Option<String>, Option<i64>, Option<f64>)>(AssertSqlSafe(query))
-            .bind(&ids_json)
-            .bind(&ids_json)
-            .fetch(&db);
-    let mut runs: HashMap<i64, (String, String)> = HashMap::new();
-    let mut points: HashMap<i64, Vec<(i64, f64)>> = HashMap::new();
-    while let Some((run_id, name, params, epoch, value)) = rows.try_next().await? {
-        match (name, params, epoch, value) {
-            (Some(name), Some(params), ..) => {
-                runs.insert(run_id, (name, params));
-            }
-            (_, _, Some(epoch), Some(value)) if value.is_finite() => {
-                points.entry(run_id).or_default().push((epoch, value))
-            }
-            _ => {}
-        }
-    }
-    drop(rows);
+    let mut found = store::epochs::series(&db, &ids, metric).await?;
     let mut series: Vec<Series> = ids
         .iter()
         .filter_map(|id| {
-            let (name, params) = runs.remove(id)?;
-            let mut points = points.remove(id).unwrap_or_default();
-            points.sort_unstable_by_key(|p| p.0);
+            let (name, params, points) = found.remove(id)?;
             let params = serde_json::from_str(&params).unwrap_or(Value::Null);
             Some(Series { run_id: *id, name, params, points })
         })

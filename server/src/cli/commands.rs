@@ -8,6 +8,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::Client;
+use crate::store::RunStatus;
 
 pub fn submit_sweep(client: &Client, file: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -60,6 +61,11 @@ pub fn runs(client: &Client, sweep: Option<i64>, status: Option<&str>, limit: u3
     Ok(())
 }
 
+/// Whether a run, as the API shows it, is queued or running.
+fn is_live(run: &Value) -> bool {
+    run["status"].as_str().and_then(RunStatus::parse).is_some_and(RunStatus::is_live)
+}
+
 /// One line per event; returns true on the attempt's last event.
 fn print_event(event: &Value) -> bool {
     match event["type"].as_str().unwrap_or("") {
@@ -96,16 +102,28 @@ fn print_event(event: &Value) -> bool {
 pub fn tail(client: &Client, run: i64) -> anyhow::Result<()> {
     let detail = client.get(&format!("/runs/{run}"))?;
     println!("run {run} ({}) is {}, epoch {}/{}", detail["name"].as_str().unwrap_or(""), detail["status"].as_str().unwrap_or(""), detail["epochs_done"], detail["epochs"]);
-    if !matches!(detail["status"].as_str(), Some("running" | "queued")) {
+    if !is_live(&detail) {
         return Ok(());
     }
     let (_, _, body) = client.stream(&format!("/runs/{run}/events"), 0)?;
+    // Each message is an `event:` line naming its kind, then its `data:`.
+    let mut kind = String::new();
     for line in BufReader::new(body).lines() {
         let line = line.context("the event stream broke")?;
+        if let Some(name) = line.strip_prefix("event:") {
+            kind = name.trim().to_owned();
+            continue;
+        }
         let Some(data) = line.strip_prefix("data:") else { continue };
         let Ok(message) = serde_json::from_str::<Value>(data.trim()) else { continue };
-        if print_event(&message["event"]) {
-            return Ok(());
+        match kind.as_str() {
+            "run" if print_event(&message["event"]) => return Ok(()),
+            // A run stopped before it started ends without a trainer event.
+            "status" if !is_live(&message["run"]) => {
+                println!("run {run} is {}", message["run"]["status"].as_str().unwrap_or("?"));
+                return Ok(());
+            }
+            _ => {}
         }
     }
     println!("the server closed the stream (it is shutting down?)");

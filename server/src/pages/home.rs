@@ -2,23 +2,24 @@
 //! on the server through the API's own list query, live updates from
 //! `static/runs.js`, and what this machine can train on.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::response::Html;
 use serde_json::Value;
-use sqlx::{QueryBuilder, SqlitePool};
+use sqlx::SqlitePool;
 
 use super::{duration, render, thousands};
-use crate::api::runs::{self, ListQuery, RunSummary, STATUSES};
+use advmix_protocol::Method;
+
 use crate::compute::Compute;
 use crate::error::AppError;
-use crate::scheduler::Scheduler;
+use crate::runner::Runner;
+use crate::service::runs as actions;
+use crate::store::runs::{ListQuery, RunSummary};
+use crate::store::{self, RunStatus};
 
-/// The methods of `advmix_protocol::Method`, for the filter's choices.
-const METHODS: &[&str] = &["erm", "mixup", "pgd_at", "trades", "mixup_pgd", "aom"];
 /// Page numbers shown on either side of the current one.
 const PAGE_WINDOW: i64 = 2;
 
@@ -252,7 +253,7 @@ impl Row {
     /// Time left for a running run, from its mean epoch so far.
     fn eta(&self) -> Option<String> {
         let left = self.run.epochs - self.run.epochs_done;
-        (self.run.status == "running" && left > 0).then_some(())?;
+        (self.run.status == RunStatus::Running && left > 0).then_some(())?;
         self.epoch_seconds.map(|s| duration(s * left as f64))
     }
     /// A sweep's run names are long lists of `k=v,`: they may wrap after
@@ -313,7 +314,7 @@ struct Home {
 /// and trying again, so a bad link still shows runs.
 async fn list(db: &SqlitePool, form: &mut Form) -> Result<(ListQuery, i64, Vec<RunSummary>, Vec<String>), AppError> {
     let (mut query, mut notices) = form.list_query();
-    match runs::query(db, &query).await {
+    match actions::list(db, &query).await {
         Ok((total, rows)) => Ok((query, total, rows, notices)),
         Err(AppError::Invalid(problems)) => {
             for problem in problems {
@@ -321,57 +322,28 @@ async fn list(db: &SqlitePool, form: &mut Form) -> Result<(ListQuery, i64, Vec<R
                 form.clear(&problem.field);
             }
             query = form.list_query().0;
-            let (total, rows) = runs::query(db, &query).await?;
+            let (total, rows) = actions::list(db, &query).await?;
             Ok((query, total, rows, notices))
         }
         Err(other) => Err(other),
     }
 }
 
-/// Mean epoch time and epoch count of each run, for ETAs.
-async fn epoch_times(db: &SqlitePool, ids: &[i64]) -> Result<HashMap<i64, (f64, i64)>, AppError> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut qb = QueryBuilder::new("SELECT run_id, avg(epoch_seconds), count(*) FROM epochs WHERE run_id IN (");
-    let mut each = qb.separated(", ");
-    for id in ids {
-        each.push_bind(*id);
-    }
-    qb.push(") GROUP BY run_id");
-    let rows: Vec<(i64, f64, i64)> = qb.build_query_as().fetch_all(db).await?;
-    Ok(rows.into_iter().map(|(id, mean, n)| (id, (mean, n))).collect())
-}
-
-async fn sweep_names(db: &SqlitePool, ids: &[i64]) -> Result<HashMap<i64, String>, AppError> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut qb = QueryBuilder::new("SELECT id, name FROM sweeps WHERE id IN (");
-    let mut each = qb.separated(", ");
-    for id in ids {
-        each.push_bind(*id);
-    }
-    qb.push(")");
-    let rows: Vec<(i64, String)> = qb.build_query_as().fetch_all(db).await?;
-    Ok(rows.into_iter().collect())
-}
-
 pub async fn show(
     State(db): State<SqlitePool>,
     State(compute): State<Arc<Compute>>,
-    State(scheduler): State<Arc<Scheduler>>,
+    State(runner): State<Runner>,
     RawQuery(raw): RawQuery,
 ) -> Result<Html<String>, AppError> {
     let mut form = Form::parse(raw.as_deref());
     let (query, total, runs, notices) = list(&db, &mut form).await?;
 
     let ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
-    let times = epoch_times(&db, &ids).await?;
+    let times = store::epochs::mean_seconds(&db, &ids).await?;
     let mut sweep_ids: Vec<i64> = runs.iter().filter_map(|r| r.sweep_id).collect();
     sweep_ids.sort_unstable();
     sweep_ids.dedup();
-    let sweeps = sweep_names(&db, &sweep_ids).await?;
+    let sweeps = store::sweeps::names(&db, &sweep_ids).await?;
     let rows: Vec<Row> = runs
         .into_iter()
         .map(|run| {
@@ -386,7 +358,7 @@ pub async fn show(
         })
         .collect();
 
-    let max_id: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM runs").fetch_one(&db).await?;
+    let max_id = store::runs::max_id(&db).await?;
     let any_runs = max_id > 0;
     let per_page = query.per_page();
     let page = query.page();
@@ -397,12 +369,12 @@ pub async fn show(
     } else {
         format!("{}–{} of {}", thousands(first), thousands(first + rows.len() as i64 - 1), thousands(total))
     };
-    let slots = scheduler.slots.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+    let slots = runner.slots().iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
     let clear = Form { sort: form.sort.clone(), order: form.order.clone(), ..Form::default() };
     render(&Home {
         headers: headers(&form, &query),
-        statuses: choices(STATUSES, &form.status),
-        methods: choices(METHODS, &form.method),
+        statuses: choices(&RunStatus::ALL.map(RunStatus::as_str), &form.status),
+        methods: choices(&Method::NAMES, &form.method),
         pages: page_links(&form, page, last_page),
         prev_href: (page > 1).then(|| form.href(None, (page - 1).min(last_page))),
         next_href: (page < last_page).then(|| form.href(None, page + 1)),

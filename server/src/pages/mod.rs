@@ -1,5 +1,6 @@
 //! HTML pages, one module each. Pages are server-rendered askama templates
-//! and work without JavaScript.
+//! and work without JavaScript. They read through `store` and act through
+//! `service`, as the API does; neither calls the other.
 
 pub mod compare;
 pub mod home;
@@ -9,13 +10,10 @@ pub mod sweep;
 
 use askama::Template;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
-use crate::error::AppError;
 
-pub fn render(page: &impl Template) -> Result<Html<String>, AppError> {
-    Ok(Html(page.render()?))
-}
+pub use crate::render::render;
 
 #[derive(Template)]
 #[template(path = "not_found.html")]
@@ -68,7 +66,7 @@ pub fn thousands(n: i64) -> String {
 }
 
 /// A run's accuracy columns as table text, for every page that lists runs.
-impl crate::api::runs::RunSummary {
+impl crate::store::runs::RunSummary {
     pub fn best_robust(&self) -> String {
         percent(self.best_robust_acc)
     }

@@ -6,8 +6,12 @@ use std::sync::Arc;
 use advmix_protocol::{CudaDevice, DoctorReport};
 use advmix_server::AppState;
 use advmix_server::compute::Compute;
-use advmix_server::executor::local::LocalExecutor;
-use advmix_server::scheduler::{Scheduler, SchedulerConfig, plan_slots};
+use advmix_server::paths::Paths;
+use advmix_server::runner::bus::Bus;
+use advmix_server::runner::executor::Executor;
+use advmix_server::runner::executor::local::LocalExecutor;
+use advmix_server::runner::slots::plan_slots;
+use advmix_server::runner::{Runner, RunnerConfig};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -41,7 +45,7 @@ pub fn trainer_bin() -> PathBuf {
     bin
 }
 
-/// An app state whose scheduler would launch `trainer` on CPU slots in
+/// An app state whose runner would launch `trainer` on CPU slots in
 /// `data_dir`; the scheduler loop is not started unless a test spawns it.
 /// Sending `true` on the returned sender begins shutdown.
 pub fn harness(
@@ -51,16 +55,28 @@ pub fn harness(
     data_dir: &std::path::Path,
     cpu_slots: usize,
 ) -> (AppState, tokio::sync::watch::Sender<bool>) {
+    with_executor(db, compute, Arc::new(LocalExecutor::new(trainer)), data_dir, cpu_slots)
+}
+
+/// [`harness`] with any executor, such as a test's fake one.
+pub fn with_executor(
+    db: SqlitePool,
+    compute: Compute,
+    executor: Arc<dyn Executor>,
+    data_dir: &std::path::Path,
+    cpu_slots: usize,
+) -> (AppState, tokio::sync::watch::Sender<bool>) {
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let (events, _) = tokio::sync::broadcast::channel(1024);
-    let scheduler = Scheduler::new(
+    let bus = Bus::new(1024);
+    let paths = Paths::new(data_dir);
+    let runner = Runner::new(
         db.clone(),
-        Arc::new(LocalExecutor { trainer }),
-        events.clone(),
+        executor,
+        bus.clone(),
         shutdown.clone(),
-        SchedulerConfig {
+        RunnerConfig {
             slots: plan_slots(None, Some(0), 1, cpu_slots),
-            data_dir: data_dir.to_owned(),
+            paths: paths.clone(),
             stop_runs_on_exit: false,
             stop_grace: std::time::Duration::from_secs(10),
             poll: std::time::Duration::from_millis(100),
@@ -69,9 +85,9 @@ pub fn harness(
     let state = AppState {
         db,
         compute: Arc::new(compute),
-        data_dir: Arc::new(data_dir.to_owned()),
-        scheduler,
-        events,
+        paths: Arc::new(paths),
+        runner,
+        bus,
         max_sweep_runs: 1000,
         shutdown,
         auth: advmix_server::auth::Auth::default(),

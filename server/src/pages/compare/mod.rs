@@ -13,7 +13,7 @@ use serde_json::Value;
 use sqlx::SqlitePool;
 
 use super::{duration, render, value_text};
-use crate::api::runs::{self, RunSummary};
+use crate::store::runs::{self, RunSummary};
 use crate::error::AppError;
 use diff::DiffRow;
 
@@ -85,19 +85,13 @@ async fn load(db: &SqlitePool, ids: &[i64]) -> Result<(Vec<Compared>, Vec<i64>),
     for &id in ids {
         let run = match runs::fetch(db, id).await {
             Ok(run) => run,
-            Err(AppError::NotFound) => {
+            Err(sqlx::Error::RowNotFound) => {
                 missing.push(id);
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
-        let (config, seconds): (String, Option<f64>) = sqlx::query_as(
-            "SELECT config, (julianday(coalesce(finished_at, 'now')) - julianday(started_at)) * 86400.0
-             FROM runs WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_one(db)
-        .await?;
+        let (config, seconds) = runs::config_and_seconds(db, id).await?;
         found.push(Compared { run, config: serde_json::from_str(&config).unwrap_or(Value::Null), seconds });
     }
     Ok((found, missing))

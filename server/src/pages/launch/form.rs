@@ -90,7 +90,7 @@ const fn field(name: &'static str, label: &'static str, help: &'static str, kind
     Field { name, label, help, kind }
 }
 
-pub const METHODS: &[&str] = &["erm", "mixup", "pgd_at", "trades", "mixup_pgd", "aom"];
+pub const METHODS: &[&str] = &advmix_protocol::Method::NAMES;
 pub const DATASETS: &[&str] = &["cifar10", "cifar100", "digits", "synthetic"];
 pub const MODELS: &[&str] = &["preact_resnet18", "wide_resnet", "small_cnn"];
 pub const SCHEDULES: &[&str] = &["piecewise", "cosine", "onecycle"];

@@ -18,7 +18,8 @@ use advmix_protocol::{FieldError, RunConfig};
 
 use self::form::{FormValues, GROUPS, Group};
 use super::render;
-use crate::api::sweeps;
+use crate::service::sweeps;
+use crate::store;
 use crate::csrf::{CsrfForm, CsrfToken};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -86,7 +87,7 @@ fn check(form: &FormValues, state: &AppState) -> Result<(SweepSpec, Vec<SweepRun
     };
     let runs = sweeps::expand(&spec, state.max_sweep_runs)
         .map_err(|e| refused(at_inputs(form, e.errors), spec.run_count().ok()))?;
-    match sweeps::placeable(&state.scheduler, &runs) {
+    match sweeps::placeable(&state.runner, &runs) {
         Ok(()) => Ok((spec, runs)),
         Err(e) => Err(refused(at_inputs(form, vec![e]), Some(runs.len()))),
     }
@@ -147,7 +148,7 @@ fn page(
     for e in &preview.errors {
         errors.entry(e.field.clone()).and_modify(|m| *m = format!("{m}; {}", e.message)).or_insert_with(|| e.message.clone());
     }
-    let slots = state.scheduler.slots.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+    let slots = state.runner.slots().iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
     let page = Launch { csrf: csrf.0, groups: GROUPS, form, errors, preview, slots, cloned, submitted };
     Ok(render(&page)?.into_response())
 }
@@ -176,9 +177,11 @@ pub async fn show(
         return page(&state, csrf, &form, &preview_of(&form, &state), None, false);
     };
     let Ok(id) = from.parse::<i64>() else { return Ok(super::not_found().await) };
-    let row: Option<(String, String)> =
-        sqlx::query_as("SELECT name, config FROM runs WHERE id = ?").bind(id).fetch_optional(&state.db).await?;
-    let Some((name, config)) = row else { return Ok(super::not_found().await) };
+    let (name, config) = match store::runs::fetch(&state.db, id).await {
+        Ok(run) => (run.name, store::runs::config(&state.db, id).await?),
+        Err(sqlx::Error::RowNotFound) => return Ok(super::not_found().await),
+        Err(e) => return Err(e.into()),
+    };
     let sweep_name = format!("clone of run {id}");
     match serde_json::from_str::<RunConfig>(&config) {
         Ok(config) => {
@@ -204,7 +207,7 @@ pub async fn submit(
     let form = FormValues::from_pairs(pairs);
     match check(&form, &state) {
         Ok((spec, runs)) => {
-            let created = sweeps::insert(&state, &spec, &runs).await?;
+            let created = sweeps::submit(&state.db, &state.runner, &spec, &runs).await?;
             Ok(Redirect::to(&format!("/sweeps/{}", created.id)).into_response())
         }
         Err(preview) => {

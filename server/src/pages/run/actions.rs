@@ -3,19 +3,18 @@
 //! page with a notice, so that a reload does not post again. A refused
 //! action (stop a finished run) comes back as a notice saying why.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sqlx::SqlitePool;
 
-use crate::api::runs::{self, Patch};
 use crate::csrf::CsrfForm;
 use crate::error::AppError;
-use crate::evals;
 use crate::pages::not_found;
-use crate::scheduler::Scheduler;
+use crate::runner::Runner;
+use crate::service::runs::{self, Patch, Stop};
+use crate::service::evals;
+use crate::store;
 
 /// A form with nothing but its CSRF field.
 #[derive(Deserialize)]
@@ -56,12 +55,12 @@ async fn finish(id: i64, result: Result<Response, AppError>) -> Response {
 
 pub async fn stop(
     State(db): State<SqlitePool>,
-    State(scheduler): State<Arc<Scheduler>>,
+    State(runner): State<Runner>,
     Path(id): Path<i64>,
     CsrfForm(_): CsrfForm<Plain>,
 ) -> Response {
-    let result = runs::stop_run(&db, &scheduler, id).await.map(|status| {
-        let notice = if status == "stopping" {
+    let result = runs::stop(&db, &runner, id).await.map(|stop| {
+        let notice = if stop == Stop::Stopping {
             "Stopping: the trainer saves a checkpoint and exits after its current batch."
         } else {
             "Stopped: the run was taken out of the queue."
@@ -73,11 +72,11 @@ pub async fn stop(
 
 pub async fn resume(
     State(db): State<SqlitePool>,
-    State(scheduler): State<Arc<Scheduler>>,
+    State(runner): State<Runner>,
     Path(id): Path<i64>,
     CsrfForm(_): CsrfForm<Plain>,
 ) -> Response {
-    let result = runs::resume_run(&db, &scheduler, id).await.map(|from_checkpoint| {
+    let result = runs::resume(&db, &runner, id).await.map(|from_checkpoint| {
         let notice = if from_checkpoint {
             "Queued again: it continues from its last checkpoint."
         } else {
@@ -90,11 +89,11 @@ pub async fn resume(
 
 pub async fn rerun(
     State(db): State<SqlitePool>,
-    State(scheduler): State<Arc<Scheduler>>,
+    State(runner): State<Runner>,
     Path(id): Path<i64>,
     CsrfForm(_): CsrfForm<Plain>,
 ) -> Response {
-    let result = runs::rerun_run(&db, &scheduler, id)
+    let result = runs::rerun(&db, &runner, id)
         .await
         .map(|new_id| back(new_id, &format!("Queued as a re-run of run {id}, with the same config."), false));
     finish(id, result).await
@@ -102,11 +101,11 @@ pub async fn rerun(
 
 pub async fn delete(
     State(db): State<SqlitePool>,
-    State(scheduler): State<Arc<Scheduler>>,
+    State(runner): State<Runner>,
     Path(id): Path<i64>,
     CsrfForm(_): CsrfForm<Plain>,
 ) -> Response {
-    let result = runs::delete_run(&db, &scheduler, id).await.map(|()| Redirect::to("/").into_response());
+    let result = runs::delete(&db, &runner, id).await.map(|()| Redirect::to("/").into_response());
     finish(id, result).await
 }
 
@@ -119,7 +118,7 @@ pub async fn annotate(
     // Browsers send a textarea's line breaks as CRLF.
     let note = form.note.replace("\r\n", "\n");
     let patch = Patch { tags: Some(tags), note: Some(note), ..Patch::default() };
-    let result = runs::patch_run(&db, id, &patch).await.map(|()| back(id, "Tags and note saved.", false));
+    let result = runs::patch(&db, id, &patch).await.map(|()| back(id, "Tags and note saved.", false));
     finish(id, result).await
 }
 
@@ -132,19 +131,15 @@ pub struct Evaluate {
 /// Queues an evaluation job of a checkpoint, then back to its run's page.
 pub async fn evaluate(
     State(db): State<SqlitePool>,
-    State(scheduler): State<Arc<Scheduler>>,
+    State(runner): State<Runner>,
     Path(checkpoint_id): Path<i64>,
     CsrfForm(form): CsrfForm<Evaluate>,
 ) -> Response {
-    let run_id: Option<i64> = match sqlx::query_scalar("SELECT run_id FROM checkpoints WHERE id = ?")
-        .bind(checkpoint_id)
-        .fetch_optional(&db)
-        .await
-    {
-        Ok(run) => run,
+    let run_id = match store::checkpoints::run_and_epoch(&db, checkpoint_id).await {
+        Ok((run_id, _)) => run_id,
+        Err(sqlx::Error::RowNotFound) => return not_found().await,
         Err(e) => return AppError::from(e).into_response(),
     };
-    let Some(run_id) = run_id else { return not_found().await };
     let n = match form.n.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         None => None,
         Some(text) => match text.parse::<i64>() {
@@ -153,8 +148,7 @@ pub async fn evaluate(
         },
     };
     let request = evals::Request { suite: form.attack, n, epsilon: None };
-    let result = evals::queue(&db, checkpoint_id, &request).await.map(|row| {
-        scheduler.wake();
+    let result = evals::queue(&db, &runner, checkpoint_id, &request).await.map(|row| {
         let notice = format!("Evaluation {} queued: {} on {} points of the epoch-{} weights.", row.id, row.suite, row.n, row.epoch.unwrap_or(0));
         back(run_id, &notice, false)
     });

@@ -17,15 +17,17 @@ use serde_json::{Value, json};
 use sqlx::SqlitePool;
 
 use super::{not_found, percent, render};
-use crate::api::files::{self, CheckpointRow};
-use crate::api::metrics::{self, EpochRow};
-use crate::api::runs::{self, RunSummary};
-use crate::api::samples::{self, SampleRow};
 use crate::compute::Compute;
 use crate::csrf::CsrfToken;
-use crate::evals::{self, EvalRow};
 use crate::error::AppError;
-use crate::scheduler::Scheduler;
+use crate::paths::Paths;
+use crate::runner::Runner;
+use crate::service::evals::DEFAULT_POINTS;
+use crate::store::checkpoints::{CheckpointRow, SampleRow};
+use crate::store::epochs::{EpochRow, METRICS};
+use crate::store::evals::EvalRow;
+use crate::store::runs::RunSummary;
+use crate::store::{self, RunStatus};
 use view::{ConfigRow, command_line, config_rows, human_bytes, log_tail, sample_caption};
 
 /// Epoch rows in the table; the CSV has them all.
@@ -82,6 +84,8 @@ struct RunPage {
     swept: Vec<(String, String)>,
     config: Vec<ConfigRow>,
     command: Option<String>,
+    /// Where the current attempt runs, in the executor's words.
+    executor_line: Option<String>,
     duration: Option<String>,
     eta: Option<String>,
     /// The last [`TABLE_EPOCHS`] epochs, oldest first.
@@ -130,50 +134,43 @@ impl RunPage {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct Extra {
-    config: String,
-    resume: bool,
-    /// This attempt's wall time so far (running) or in all (ended).
-    seconds: Option<f64>,
-    sweep_name: Option<String>,
-}
-
 pub async fn show(
     State(db): State<SqlitePool>,
-    State(scheduler): State<Arc<Scheduler>>,
+    State(runner): State<Runner>,
+    State(paths): State<Arc<Paths>>,
     State(compute): State<Arc<Compute>>,
     Extension(csrf): Extension<CsrfToken>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let Ok(id) = id.parse::<i64>() else { return Ok(not_found().await) };
-    let run = match runs::fetch(&db, id).await {
+    let run = match store::runs::fetch(&db, id).await {
         Ok(run) => run,
-        Err(AppError::NotFound) => return Ok(not_found().await),
-        Err(e) => return Err(e),
+        Err(sqlx::Error::RowNotFound) => return Ok(not_found().await),
+        Err(e) => return Err(e.into()),
     };
     let query = PageQuery::parse(raw.as_deref());
-    let extra: Extra = sqlx::query_as(
-        "SELECT r.config, r.resume,
-                (julianday(coalesce(r.finished_at, CASE WHEN r.status = 'running' THEN 'now' END))
-                 - julianday(r.started_at)) * 86400.0 AS seconds,
-                s.name AS sweep_name
-         FROM runs r LEFT JOIN sweeps s ON s.id = r.sweep_id WHERE r.id = ?",
-    )
-    .bind(id)
-    .fetch_one(&db)
-    .await?;
-    let epochs = metrics::epochs(&db, id).await?;
-    let checkpoints = files::of_run(&db, id).await?;
-    let sample_list = samples::of_run(&db, id).await?;
+    let extra = store::runs::detail(&db, id).await?;
+    let epochs = store::epochs::of_run(&db, id).await?;
+    let checkpoints = store::checkpoints::of_run(&db, id).await?;
+    let sample_list = store::checkpoints::samples_of_run(&db, id).await?;
+    let executor_line = match &run.handle {
+        Some(handle) if run.status.is_live() => {
+            let p = runner.describe(handle).await;
+            Some(match p.reason {
+                Some(reason) => format!("{} · {} ({reason})", p.place, p.state),
+                None => format!("{} · {}", p.place, p.state),
+            })
+        }
+        _ => None,
+    };
 
     let config: Value = serde_json::from_str(&extra.config).unwrap_or(Value::Null);
     let params: serde_json::Map<String, Value> = serde_json::from_str(&run.params).unwrap_or_default();
     let swept = params.iter().map(|(k, v)| (k.clone(), super::value_text(v))).collect();
     let method = config["method"].as_str().unwrap_or(&run.method).to_owned();
 
-    let eta = (run.status == "running" && !epochs.is_empty()).then(|| {
+    let eta = (run.status == RunStatus::Running && !epochs.is_empty()).then(|| {
         let mean = epochs.iter().map(|e| e.epoch_seconds).sum::<f64>() / epochs.len() as f64;
         let left = (run.epochs - run.epochs_done).max(0) as f64;
         super::duration(mean * left)
@@ -183,7 +180,7 @@ pub async fn show(
         .and_then(|epoch| sample_list.iter().find(|s| s.epoch == epoch))
         .or(sample_list.last())
         .cloned();
-    let (log, log_truncated) = match log_tail(&scheduler.run_dir(id)).await {
+    let (log, log_truncated) = match log_tail(&paths.run_dir(id)).await {
         Some((text, truncated)) => (Some(text), truncated),
         None => (None, false),
     };
@@ -195,6 +192,7 @@ pub async fn show(
         "autoattack_acc": run.autoattack_acc,
         "autoattack_epoch": run.autoattack_epoch,
         "metrics": epochs,
+        "metric_fields": std::iter::once("epoch").chain(METRICS).collect::<Vec<_>>(),
     })
     .to_string();
     let notice = query.notice.filter(|n| !n.trim().is_empty()).map(|text| Notice {
@@ -205,7 +203,7 @@ pub async fn show(
         csrf,
         notice,
         sweep_name: extra.sweep_name,
-        tags: runs_tags(&run).into_iter().map(str::to_owned).collect(),
+        tags: run.tag_list().into_iter().map(str::to_owned).collect(),
         samples_every: match config["samples_every"].as_u64() {
             Some(1) => "epoch".to_owned(),
             Some(n) => format!("{n} epochs"),
@@ -213,33 +211,28 @@ pub async fn show(
         },
         swept,
         config: config_rows(&config, &params),
-        command: Some(command_line(&scheduler, &compute, &run, extra.resume)),
+        command: Some(command_line(&paths, &compute, &run, extra.resume)),
+        executor_line,
         duration: extra.seconds.map(super::duration),
         eta,
         total_epochs_logged: epochs.len(),
         table: epochs.into_iter().rev().take(TABLE_EPOCHS).rev().collect(),
         checkpoints: checkpoints.into_iter().map(|row| Checkpoint { size: human_bytes(row.bytes), row }).collect(),
-        evals: evals::list_for_run(&db, id).await?,
-        eval_points: evals::DEFAULT_POINTS,
+        evals: store::evals::list_for_run(&db, id).await?,
+        eval_points: DEFAULT_POINTS,
         samples: sample_list,
         sample,
         sample_caption: sample_caption(&method),
         log,
         log_truncated,
-        can_stop: matches!(run.status.as_str(), "queued" | "running"),
-        can_resume: runs::resumable_status(&run.status),
-        resume_from_checkpoint: runs::has_resume_checkpoint(&scheduler, id),
-        can_delete: run.status != "running",
+        can_stop: run.status.is_live(),
+        can_resume: run.status.is_resumable(),
+        resume_from_checkpoint: paths.resume_file(id).exists(),
+        can_delete: run.status != RunStatus::Running,
         data,
         run,
     };
     Ok(render(&page)?.into_response())
-}
-
-fn runs_tags(run: &RunSummary) -> Vec<&str> {
-    let mut tags: Vec<&str> = run.tags.as_deref().map(|t| t.split(',').collect()).unwrap_or_default();
-    tags.sort_unstable();
-    tags
 }
 
 /// The end of the run's stderr log as plain text, from its first whole line;
@@ -247,11 +240,11 @@ fn runs_tags(run: &RunSummary) -> Vec<&str> {
 /// it while the run is live.
 pub async fn log_text(
     State(db): State<SqlitePool>,
-    State(scheduler): State<Arc<Scheduler>>,
+    State(paths): State<Arc<Paths>>,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    runs::fetch(&db, id).await?;
-    let text = log_tail(&scheduler.run_dir(id)).await.map(|(text, _)| text).unwrap_or_default();
+    store::runs::fetch(&db, id).await?;
+    let text = log_tail(&paths.run_dir(id)).await.map(|(text, _)| text).unwrap_or_default();
     let headers = [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8"), (axum::http::header::CACHE_CONTROL, "no-store")];
     Ok((headers, text).into_response())
 }

@@ -6,10 +6,12 @@ use std::path::Path;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::api::runs::RunSummary;
+use advmix_protocol::layout::STDERR_LOG;
+
 use crate::compute::Compute;
-use crate::executor::{self, local};
-use crate::scheduler::Scheduler;
+use crate::paths::Paths;
+use crate::runner::executor::train_args;
+use crate::store::runs::RunSummary;
 
 /// The log tail the page renders; the API serves the whole file.
 pub const LOG_TAIL_BYTES: u64 = 32 * 1024;
@@ -56,24 +58,13 @@ fn fraction_of_255(key: &str, value: &Value) -> Option<String> {
     ((levels - levels.round()).abs() < 1e-6).then(|| format!("{}/255", levels.round()))
 }
 
-/// The trainer's command line: a live trainer's own, read from /proc, or
-/// else the one the local executor builds for this run (with `DEVICE` for a
-/// run that has not been given a slot yet).
-pub fn command_line(scheduler: &Scheduler, compute: &Compute, run: &RunSummary, resume: bool) -> String {
-    if run.status == "running"
-        && let Some(pid) = run.pid.and_then(|p| u32::try_from(p).ok())
-        && executor::is_trainer_alive(pid)
-        && let Ok(bytes) = std::fs::read(format!("/proc/{pid}/cmdline"))
-    {
-        let words: Vec<String> =
-            bytes.split(|b| *b == 0).filter(|w| !w.is_empty()).map(|w| String::from_utf8_lossy(w).into_owned()).collect();
-        if !words.is_empty() {
-            return shell_join(&words);
-        }
-    }
-    let launch = scheduler.launch(run.id, run.device.as_deref().unwrap_or("DEVICE"), resume);
+/// The trainer's command line, as the runner builds it for this run (with
+/// `DEVICE` for a run that has not been given a slot yet).
+pub fn command_line(paths: &Paths, compute: &Compute, run: &RunSummary, resume: bool) -> String {
+    let device = run.device.as_deref().unwrap_or("DEVICE");
+    let args = train_args(&paths.run_config(run.id), &paths.run_dir(run.id), &paths.datasets(), device, resume);
     let mut words = vec![compute.trainer().display().to_string()];
-    words.extend(local::trainer_args(&launch).iter().map(|w| w.to_string_lossy().into_owned()));
+    words.extend(args.iter().map(|w| w.to_string_lossy().into_owned()));
     shell_join(&words)
 }
 
@@ -101,7 +92,7 @@ pub fn human_bytes(bytes: i64) -> String {
 /// The end of the run's stderr log, starting at a whole line, and whether
 /// earlier lines were left out; None before the trainer has started.
 pub async fn log_tail(run_dir: &Path) -> Option<(String, bool)> {
-    let mut file = tokio::fs::File::open(run_dir.join(local::STDERR_LOG)).await.ok()?;
+    let mut file = tokio::fs::File::open(run_dir.join(STDERR_LOG)).await.ok()?;
     let len = file.metadata().await.ok()?.len();
     let start = len.saturating_sub(LOG_TAIL_BYTES);
     file.seek(std::io::SeekFrom::Start(start)).await.ok()?;

@@ -16,18 +16,13 @@ use advmix_protocol::sweep::{SweepMethod, SweepSpec};
 use stats::{Group, Progress, Results, Summary};
 
 use super::{not_found, percent, render};
-use crate::api::runs::{self, RunSummary};
+use crate::store::runs::RunSummary;
+use crate::store::{self, RunStatus};
 use crate::error::AppError;
 
 /// Above this many values a parameter's values are summarized as a range.
 const LISTED_VALUES: usize = 8;
 
-#[derive(sqlx::FromRow)]
-struct SweepHead {
-    name: String,
-    spec: String,
-    created_at: String,
-}
 
 /// A swept parameter, for the header, the forms and the charts.
 #[derive(Serialize)]
@@ -58,7 +53,7 @@ struct Row {
     rank: Option<usize>,
     id: i64,
     name: String,
-    status: String,
+    status: RunStatus,
     values: Vec<String>,
     epochs: i64,
     epochs_done: i64,
@@ -103,7 +98,7 @@ impl GroupRow {
 struct ChartRun<'a> {
     id: i64,
     name: &'a str,
-    status: &'a str,
+    status: RunStatus,
     params: &'a Map<String, Value>,
     epochs: i64,
     epochs_done: i64,
@@ -186,12 +181,9 @@ pub async fn show(
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let Ok(id) = id.parse::<i64>() else { return Ok(not_found().await) };
-    let head: Option<SweepHead> = sqlx::query_as("SELECT name, spec, created_at FROM sweeps WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&db)
-        .await?;
+    let head = store::sweeps::head(&db, id).await?;
     let Some(head) = head else { return Ok(not_found().await) };
-    let runs = runs::of_sweep(&db, id).await?;
+    let runs = store::runs::of_sweep(&db, id).await?;
     let params: Vec<Map<String, Value>> = runs.iter().map(|r| serde_json::from_str(&r.params).unwrap_or_default()).collect();
 
     let spec = SweepSpec::from_json(&head.spec).ok();
@@ -222,8 +214,8 @@ pub async fn show(
     let grouped: Vec<Results> = runs
         .iter()
         .zip(&results)
-        .map(|(run, r)| match run.status.as_str() {
-            "succeeded" => r.clone(),
+        .map(|(run, r)| match run.status {
+            RunStatus::Succeeded => r.clone(),
             _ => Results { best_robust: r.best_robust, ..Results::default() },
         })
         .collect();
@@ -251,7 +243,7 @@ pub async fn show(
         created_at: head.created_at,
         method,
         spec: spec_text,
-        progress: Progress::count(runs.iter().map(|r| r.status.as_str())),
+        progress: Progress::count(runs.iter().map(|r| r.status)),
         show_autoattack: runs.iter().any(|r| r.autoattack_acc.is_some()),
         any_epochs: runs.iter().any(|r| r.epochs_done > 0),
         swept,
@@ -302,7 +294,7 @@ fn row(run: &RunSummary, params: &Map<String, Value>, names: &[String], rank: Op
         rank,
         id: run.id,
         name: run.name.clone(),
-        status: run.status.clone(),
+        status: run.status,
         values: names.iter().map(|n| stats::display(params.get(n).unwrap_or(&Value::Null))).collect(),
         epochs: run.epochs,
         epochs_done: run.epochs_done,
@@ -318,7 +310,7 @@ fn chart_run<'a>(run: &'a RunSummary, params: &'a Map<String, Value>) -> ChartRu
     ChartRun {
         id: run.id,
         name: &run.name,
-        status: &run.status,
+        status: run.status,
         params,
         epochs: run.epochs,
         epochs_done: run.epochs_done,

@@ -2,6 +2,7 @@
 //! seeds, axis choices) as pure functions of the runs' values, so that they
 //! are tested without a database or a browser.
 
+use crate::store::RunStatus;
 use serde_json::{Map, Value};
 
 /// A run's results as the sweep page ranks and aggregates them.
@@ -74,15 +75,15 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn count<'a>(statuses: impl IntoIterator<Item = &'a str>) -> Progress {
+    pub fn count(statuses: impl IntoIterator<Item = RunStatus>) -> Progress {
         let mut p = Progress::default();
         for status in statuses {
             match status {
-                "queued" => p.queued += 1,
-                "running" => p.running += 1,
-                "succeeded" => p.succeeded += 1,
-                "stopped" => p.stopped += 1,
-                _ => p.failed += 1,
+                RunStatus::Queued => p.queued += 1,
+                RunStatus::Running => p.running += 1,
+                RunStatus::Succeeded => p.succeeded += 1,
+                RunStatus::Stopped => p.stopped += 1,
+                RunStatus::Failed | RunStatus::Lost => p.failed += 1,
             }
         }
         p
@@ -95,11 +96,11 @@ impl Progress {
     /// (CSS and data key, label, count), in the order the bar stacks them.
     pub fn parts(&self) -> [(&'static str, &'static str, usize); 5] {
         [
-            ("succeeded", "done", self.succeeded),
-            ("running", "running", self.running),
-            ("queued", "queued", self.queued),
-            ("failed", "failed", self.failed),
-            ("stopped", "stopped", self.stopped),
+            (RunStatus::Succeeded.as_str(), "done", self.succeeded),
+            (RunStatus::Running.as_str(), "running", self.running),
+            (RunStatus::Queued.as_str(), "queued", self.queued),
+            (RunStatus::Failed.as_str(), "failed", self.failed),
+            (RunStatus::Stopped.as_str(), "stopped", self.stopped),
         ]
     }
 }
@@ -223,7 +224,8 @@ mod tests {
 
     #[test]
     fn progress_counts_lost_as_failed_and_stopped_apart() {
-        let p = Progress::count(["queued", "running", "succeeded", "succeeded", "failed", "lost", "stopped"]);
+        use RunStatus::*;
+        let p = Progress::count([Queued, Running, Succeeded, Succeeded, Failed, Lost, Stopped]);
         assert_eq!(p, Progress { queued: 1, running: 1, succeeded: 2, failed: 2, stopped: 1 });
         assert_eq!(p.total(), 7);
         assert_eq!(p.parts().iter().map(|(_, _, n)| n).sum::<usize>(), 7);

@@ -1,4 +1,15 @@
-//! Opening the SQLite store.
+//! All SQL of the server, split by table family. Everything above this
+//! layer (runner, service, api, pages) calls these functions and never
+//! writes a query of its own; statuses cross this boundary as the enums of
+//! `status`, never as strings.
+
+pub mod checkpoints;
+pub mod epochs;
+pub mod evals;
+pub mod ingest;
+pub mod runs;
+pub mod status;
+pub mod sweeps;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -9,9 +20,14 @@ use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use status::{EvalStatus, RunStatus};
+
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
 pub const DB_FILE: &str = "advmix.db";
+
+/// SQLite's now, in the ISO form every timestamp column holds.
+pub(crate) const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
 /// Opens (creating if needed) `DATA_DIR/advmix.db` and applies migrations.
 pub async fn open(data_dir: &Path) -> anyhow::Result<SqlitePool> {
@@ -35,4 +51,15 @@ pub async fn open(data_dir: &Path) -> anyhow::Result<SqlitePool> {
         .await
         .with_context(|| format!("cannot apply migrations to {}", path.display()))?;
     Ok(pool)
+}
+
+/// A round trip to the database, for the health check.
+pub async fn ping(db: &SqlitePool) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1").execute(db).await.map(drop)
+}
+
+/// SQLite integers are signed. No file reaches 2^63 bytes, so saturating
+/// only guards against a corrupt line, which should not wedge the run.
+pub(crate) fn sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

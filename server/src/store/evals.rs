@@ -1,20 +1,13 @@
-//! Robustness evaluations of checkpoints (PGD, AutoAttack): their rows, and
-//! the evaluation jobs (`job.rs`) that the scheduler runs in the same slots
-//! as training runs. A training run's final stage arrives as events and is
-//! stored by the ingest through [`record_final`].
-
-pub mod job;
+//! The evals table: robustness evaluations of checkpoints, both a training
+//! run's final stage (source `final`) and evaluation jobs (source `job`).
+//! Both come in through the ingest (`store::ingest`), from the events file
+//! of the run or of the job.
 
 use advmix_protocol::events::{EvalProgress, EvalReport};
 use serde::Serialize;
 use sqlx::{SqliteConnection, SqlitePool};
 
-use crate::error::AppError;
-
-pub const SUITES: &[&str] = &["pgd", "aa-fast", "aa-standard"];
-/// More points than any test split advmix reads (CIFAR's is 10,000).
-pub const MAX_POINTS: i64 = 10_000;
-pub const DEFAULT_POINTS: i64 = 1000;
+use super::EvalStatus;
 
 const COLUMNS: &str = "id, run_id, checkpoint_id, source, suite, epoch, epsilon, n, status, attack, attack_index,
     attack_of, robust_left, clean_acc, robust_acc, attacks, slot, device, error, created_at, started_at, finished_at";
@@ -30,7 +23,7 @@ pub struct EvalRow {
     pub epoch: Option<i64>,
     pub epsilon: Option<f64>,
     pub n: i64,
-    pub status: String,
+    pub status: EvalStatus,
     pub attack: Option<String>,
     pub attack_index: Option<i64>,
     pub attack_of: Option<i64>,
@@ -74,46 +67,31 @@ pub async fn get(db: &SqlitePool, id: i64) -> sqlx::Result<Option<EvalRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(query)).bind(id).fetch_optional(db).await
 }
 
-/// What a user asks for: checked here, so the API and the pages refuse the
-/// same things with the same words.
-pub struct Request {
-    pub suite: String,
-    pub n: Option<i64>,
-    pub epsilon: Option<f64>,
-}
-
-/// Queues an evaluation job of checkpoint `checkpoint_id`.
-pub async fn queue(db: &SqlitePool, checkpoint_id: i64, request: &Request) -> Result<EvalRow, AppError> {
-    if !SUITES.contains(&request.suite.as_str()) {
-        return Err(AppError::field("attack", format!("unknown attack `{}`; use one of {}", request.suite, SUITES.join(", "))));
-    }
-    let n = request.n.unwrap_or(DEFAULT_POINTS);
-    if !(1..=MAX_POINTS).contains(&n) {
-        return Err(AppError::field("n", format!("evaluate between 1 and {MAX_POINTS} points")));
-    }
-    if let Some(eps) = request.epsilon.filter(|e| !(0.0..=1.0).contains(e) || e.is_nan()) {
-        return Err(AppError::field("epsilon", format!("{eps} is outside [0, 1]: ε is in pixel units, e.g. 0.0314 for 8/255")));
-    }
-    let checkpoint: Option<(i64, i64)> = sqlx::query_as("SELECT run_id, epoch FROM checkpoints WHERE id = ?")
-        .bind(checkpoint_id)
-        .fetch_optional(db)
-        .await?;
-    let (run_id, epoch) = checkpoint.ok_or(AppError::NotFound)?;
+/// Queues an evaluation job of checkpoint `checkpoint_id` (of run `run_id`,
+/// at `epoch`).
+pub async fn insert_job(
+    db: &SqlitePool,
+    run_id: i64,
+    checkpoint_id: i64,
+    epoch: i64,
+    suite: &str,
+    epsilon: Option<f64>,
+    n: i64,
+) -> sqlx::Result<EvalRow> {
     // COLUMNS is a constant: nothing from the request enters the text.
     let insert = format!(
         "INSERT INTO evals (run_id, checkpoint_id, source, suite, epoch, epsilon, n)
          VALUES (?, ?, 'job', ?, ?, ?, ?) RETURNING {COLUMNS}"
     );
-    let row = sqlx::query_as(sqlx::AssertSqlSafe(insert))
-    .bind(run_id)
-    .bind(checkpoint_id)
-    .bind(&request.suite)
-    .bind(epoch)
-    .bind(request.epsilon)
-    .bind(n)
-    .fetch_one(db)
-    .await?;
-    Ok(row)
+    sqlx::query_as(sqlx::AssertSqlSafe(insert))
+        .bind(run_id)
+        .bind(checkpoint_id)
+        .bind(suite)
+        .bind(epoch)
+        .bind(epsilon)
+        .bind(n)
+        .fetch_one(db)
+        .await
 }
 
 /// A queued job with what launching it needs.
@@ -132,8 +110,9 @@ pub async fn next_queued(db: &SqlitePool) -> sqlx::Result<Option<QueuedEval>> {
     sqlx::query_as(
         "SELECT e.id, e.run_id, e.suite, e.n, e.epsilon, c.path
          FROM evals e LEFT JOIN checkpoints c ON c.id = e.checkpoint_id
-         WHERE e.status = 'queued' ORDER BY e.id LIMIT 1",
+         WHERE e.status = ? ORDER BY e.id LIMIT 1",
     )
+    .bind(EvalStatus::Queued)
     .fetch_optional(db)
     .await
 }
@@ -152,13 +131,42 @@ pub async fn claim(db: &SqlitePool, id: i64, slot: &str, device: &str) -> sqlx::
     Ok(claimed.rows_affected() == 1)
 }
 
-pub async fn set_pid(db: &SqlitePool, id: i64, pid: u32) -> sqlx::Result<()> {
-    sqlx::query("UPDATE evals SET pid = ? WHERE id = ?").bind(pid).bind(id).execute(db).await?;
+pub async fn set_handle(db: &SqlitePool, id: i64, handle: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE evals SET handle = ? WHERE id = ?").bind(handle).bind(id).execute(db).await?;
     Ok(())
 }
 
-pub async fn fail(db: &SqlitePool, id: i64, reason: &str) -> sqlx::Result<()> {
-    sqlx::query(
+/// An evaluation job the database says is running, as a restarted server
+/// finds it.
+#[derive(sqlx::FromRow, Debug, Clone)]
+pub struct RunningJob {
+    pub id: i64,
+    pub run_id: i64,
+    pub handle: Option<String>,
+    pub slot: Option<String>,
+}
+
+pub async fn running_jobs(db: &SqlitePool) -> sqlx::Result<Vec<RunningJob>> {
+    sqlx::query_as("SELECT id, run_id, handle, slot FROM evals WHERE status = ? AND source = 'job' ORDER BY id")
+        .bind(EvalStatus::Running)
+        .fetch_all(db)
+        .await
+}
+
+/// The reason a job's own `failed` event gave, kept until the job is settled.
+pub(super) async fn note_failure(conn: &mut SqliteConnection, id: i64, reason: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE evals SET error = ? WHERE id = ? AND status = ?")
+        .bind(reason)
+        .bind(id)
+        .bind(EvalStatus::Running)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Fails a queued or running job; false when it had ended already.
+pub async fn fail(db: &SqlitePool, id: i64, reason: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
         "UPDATE evals SET status = 'failed', error = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE id = ? AND status IN ('queued', 'running')",
     )
@@ -166,7 +174,7 @@ pub async fn fail(db: &SqlitePool, id: i64, reason: &str) -> sqlx::Result<()> {
     .bind(id)
     .execute(db)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Marks the run's final-stage rows that are still running as failed.
@@ -182,7 +190,7 @@ pub async fn fail_unfinished_final(db: &SqlitePool, run_id: i64, reason: &str) -
     Ok(())
 }
 
-pub async fn set_progress(conn: &mut SqliteConnection, id: i64, p: &EvalProgress) -> sqlx::Result<()> {
+pub(super) async fn set_progress(conn: &mut SqliteConnection, id: i64, p: &EvalProgress) -> sqlx::Result<()> {
     // Older trainers sent no `n`; then the row keeps the number it was queued with.
     sqlx::query(
         "UPDATE evals SET attack = ?, attack_index = ?, attack_of = ?, robust_left = ?,
@@ -203,7 +211,7 @@ pub async fn set_progress(conn: &mut SqliteConnection, id: i64, p: &EvalProgress
 
 /// Stores a finished evaluation's report in row `id` and refreshes the run's
 /// AutoAttack column.
-pub async fn succeed(conn: &mut SqliteConnection, id: i64, report: &EvalReport) -> sqlx::Result<()> {
+pub(super) async fn succeed(conn: &mut SqliteConnection, id: i64, report: &EvalReport) -> sqlx::Result<()> {
     let attacks = serde_json::to_string(&report.attacks).expect("reports serialize");
     let run_id: i64 = sqlx::query_scalar(
         "UPDATE evals SET status = 'succeeded', clean_acc = ?, robust_acc = ?, attacks = ?, epsilon = ?, n = ?,
@@ -269,13 +277,13 @@ async fn final_row(conn: &mut SqliteConnection, run_id: i64, epoch: Option<u32>,
 }
 
 /// A training run's final-stage progress, from its events.
-pub async fn record_final_progress(conn: &mut SqliteConnection, run_id: i64, p: &EvalProgress) -> sqlx::Result<()> {
+pub(super) async fn record_final_progress(conn: &mut SqliteConnection, run_id: i64, p: &EvalProgress) -> sqlx::Result<()> {
     let id = final_row(conn, run_id, None, suite_of(p.of), p.n).await?;
     set_progress(conn, id, p).await
 }
 
 /// A training run's final-stage report, from its events.
-pub async fn record_final(conn: &mut SqliteConnection, run_id: i64, report: &EvalReport) -> sqlx::Result<()> {
+pub(super) async fn record_final(conn: &mut SqliteConnection, run_id: i64, report: &EvalReport) -> sqlx::Result<()> {
     let id = final_row(conn, run_id, report.epoch, &report.suite, report.n).await?;
     succeed(conn, id, report).await
 }

@@ -1,6 +1,7 @@
-//! The run's rows that events produce, and the offset that says how much of
-//! the file they reflect. Every function here runs on the caller's
-//! connection, inside the caller's transaction.
+//! What events mean for the tables, and the byte offset that says how much
+//! of an events file they reflect. Every function here runs on the caller's
+//! connection, inside the caller's transaction: the ingest commits the rows
+//! and the new offset together.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -8,33 +9,52 @@ use std::hash::Hash;
 
 use advmix_protocol::events::{Checkpoint, CheckpointKind, EpochMetrics, Finished, Samples};
 use advmix_protocol::{Event, EventLine};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 
-use crate::evals;
+use super::{checkpoints, epochs, evals, sql_int};
 
-/// Rows per multi-row INSERT into `epochs`: 13 parameters a row stays far
-/// below SQLite's limit of 32,766, and a few statements per burst instead of
-/// one per line is what makes a replay of a long file fast.
-const EPOCH_ROWS_PER_INSERT: usize = 500;
-
-/// The stored offset, or None when the run does not exist.
-pub(super) async fn offset(conn: &mut SqliteConnection, run_id: i64) -> sqlx::Result<Option<u64>> {
-    sqlx::query_scalar("SELECT events_offset FROM runs WHERE id = ?").bind(run_id).fetch_optional(conn).await
+/// Whose events file: a training run's, or an evaluation job's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    Run(i64),
+    Eval(i64),
 }
 
-pub(super) async fn set_offset(conn: &mut SqliteConnection, run_id: i64, offset: u64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE runs SET events_offset = ? WHERE id = ?")
-        .bind(sql_int(offset))
-        .bind(run_id)
-        .execute(conn)
-        .await?;
+/// A write transaction taken up front: a deferred one that reads first can
+/// fail to upgrade when another writer commits.
+pub async fn begin_immediate(db: &SqlitePool) -> sqlx::Result<Transaction<'static, Sqlite>> {
+    db.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// The stored offset, or None when the run or job does not exist.
+pub async fn offset(conn: &mut SqliteConnection, source: Source) -> sqlx::Result<Option<u64>> {
+    match source {
+        Source::Run(id) => sqlx::query_scalar("SELECT events_offset FROM runs WHERE id = ?").bind(id).fetch_optional(conn).await,
+        Source::Eval(id) => sqlx::query_scalar("SELECT events_offset FROM evals WHERE id = ?").bind(id).fetch_optional(conn).await,
+    }
+}
+
+pub async fn set_offset(conn: &mut SqliteConnection, source: Source, offset: u64) -> sqlx::Result<()> {
+    let query = match source {
+        Source::Run(id) => sqlx::query("UPDATE runs SET events_offset = ? WHERE id = ?").bind(sql_int(offset)).bind(id),
+        Source::Eval(id) => sqlx::query("UPDATE evals SET events_offset = ? WHERE id = ?").bind(sql_int(offset)).bind(id),
+    };
+    query.execute(conn).await?;
     Ok(())
 }
 
+/// The run an evaluation job belongs to: its events go out on that run's stream.
+pub async fn run_of(conn: &mut SqliteConnection, source: Source) -> sqlx::Result<Option<i64>> {
+    match source {
+        Source::Run(id) => Ok(Some(id)),
+        Source::Eval(id) => sqlx::query_scalar("SELECT run_id FROM evals WHERE id = ?").bind(id).fetch_optional(conn).await,
+    }
+}
+
 /// Removes everything the run's events produced, as if none had been read;
-/// false when the run does not exist. `device` is kept: the supervisor sets
-/// it too, and a replayed `started` rewrites it anyway.
-pub(super) async fn forget(conn: &mut SqliteConnection, run_id: i64) -> sqlx::Result<bool> {
+/// false when the run does not exist. `device` is kept: the runner sets it
+/// too, and a replayed `started` rewrites it anyway.
+pub async fn forget_run(conn: &mut SqliteConnection, run_id: i64) -> sqlx::Result<bool> {
     for delete in [
         "DELETE FROM epochs WHERE run_id = ?",
         "DELETE FROM checkpoints WHERE run_id = ?",
@@ -55,15 +75,36 @@ pub(super) async fn forget(conn: &mut SqliteConnection, run_id: i64) -> sqlx::Re
     Ok(reset.rows_affected() == 1)
 }
 
-/// Applies `events`, in file order, to the run's rows.
-pub(super) async fn apply(conn: &mut SqliteConnection, run_id: i64, events: &[EventLine]) -> sqlx::Result<()> {
+/// Applies `events`, in file order, to the rows of `source`.
+pub async fn apply(conn: &mut SqliteConnection, source: Source, events: &[EventLine]) -> sqlx::Result<()> {
+    match source {
+        Source::Run(id) => apply_run(conn, id, events).await,
+        Source::Eval(id) => apply_eval(conn, id, events).await,
+    }
+}
+
+/// An evaluation job's events: its progress and report update its row; its
+/// `failed` is kept as the reason until the job is settled.
+async fn apply_eval(conn: &mut SqliteConnection, eval_id: i64, events: &[EventLine]) -> sqlx::Result<()> {
+    for line in events {
+        match &line.event {
+            Event::EvalProgress(progress) => evals::set_progress(conn, eval_id, progress).await?,
+            Event::Eval(report) => evals::succeed(conn, eval_id, report).await?,
+            Event::Failed { reason } => evals::note_failure(conn, eval_id, reason).await?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+async fn apply_run(conn: &mut SqliteConnection, run_id: i64, events: &[EventLine]) -> sqlx::Result<()> {
     let batch = Batch::collect(events);
-    upsert_epochs(conn, run_id, &batch.epochs.values).await?;
+    epochs::upsert(conn, run_id, &batch.epochs.values).await?;
     for &(time, checkpoint) in &batch.checkpoints.values {
-        upsert_checkpoint(conn, run_id, time, checkpoint).await?;
+        checkpoints::upsert(conn, run_id, time, checkpoint).await?;
     }
     for samples in &batch.samples.values {
-        upsert_samples(conn, run_id, samples).await?;
+        checkpoints::upsert_samples(conn, run_id, samples).await?;
     }
     if let Some(device) = batch.device {
         sqlx::query("UPDATE runs SET device = ? WHERE id = ?").bind(device).bind(run_id).execute(&mut *conn).await?;
@@ -137,7 +178,7 @@ impl<'a> Batch<'a> {
             }
             Event::Samples(samples) => self.samples.put(samples.epoch, samples),
             Event::Finished(finished) => self.summary = Some(Summary::Finished(finished)),
-            // How a run ended is the supervisor's to record, with the exit code.
+            // How a run ended is the run task's to record, with the exit status.
             Event::Failed { .. } | Event::Stopped { .. } => {}
             // The final stage (`eval.final_attack`): few lines, applied in order.
             Event::EvalProgress(_) | Event::Eval(_) => self.evals.push(&line.event),
@@ -168,79 +209,6 @@ impl<K: Eq + Hash, V> LastByKey<K, V> {
             }
         }
     }
-}
-
-async fn upsert_epochs(conn: &mut SqliteConnection, run_id: i64, epochs: &[&EpochMetrics]) -> sqlx::Result<()> {
-    for chunk in epochs.chunks(EPOCH_ROWS_PER_INSERT) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO epochs (run_id, epoch, lr, train_loss, train_acc, train_clean_loss, train_clean_acc,
-                 test_clean_loss, test_clean_acc, test_pgd_loss, test_pgd_acc, epoch_seconds, images_per_second) ",
-        );
-        insert.push_values(chunk, |mut row, m| {
-            row.push_bind(run_id)
-                .push_bind(m.epoch)
-                .push_bind(m.lr)
-                .push_bind(m.train_loss)
-                .push_bind(m.train_acc)
-                .push_bind(m.train_clean_loss)
-                .push_bind(m.train_clean_acc)
-                .push_bind(m.test_clean_loss)
-                .push_bind(m.test_clean_acc)
-                .push_bind(m.test_pgd_loss)
-                .push_bind(m.test_pgd_acc)
-                .push_bind(m.epoch_seconds)
-                .push_bind(m.images_per_second);
-        });
-        insert.push(
-            " ON CONFLICT (run_id, epoch) DO UPDATE SET
-                 lr = excluded.lr, train_loss = excluded.train_loss, train_acc = excluded.train_acc,
-                 train_clean_loss = excluded.train_clean_loss, train_clean_acc = excluded.train_clean_acc,
-                 test_clean_loss = excluded.test_clean_loss, test_clean_acc = excluded.test_clean_acc,
-                 test_pgd_loss = excluded.test_pgd_loss, test_pgd_acc = excluded.test_pgd_acc,
-                 epoch_seconds = excluded.epoch_seconds, images_per_second = excluded.images_per_second",
-        );
-        insert.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// `created_at` is the event's time rather than the column's default (now),
-/// so that replaying the file reproduces the row exactly. The first conflict
-/// target is the one-row-per-run index for `last` and `best`; `periodic`
-/// rows fall through to the per-epoch one.
-async fn upsert_checkpoint(conn: &mut SqliteConnection, run_id: i64, time: f64, c: &Checkpoint) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO checkpoints (run_id, epoch, kind, path, bytes, sha256, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', ?, 'unixepoch'))
-         ON CONFLICT (run_id, kind) WHERE kind IN ('last', 'best') DO UPDATE SET
-             epoch = excluded.epoch, path = excluded.path, bytes = excluded.bytes,
-             sha256 = excluded.sha256, created_at = excluded.created_at
-         ON CONFLICT (run_id, kind, epoch) DO UPDATE SET
-             path = excluded.path, bytes = excluded.bytes, sha256 = excluded.sha256, created_at = excluded.created_at",
-    )
-    .bind(run_id)
-    .bind(c.epoch)
-    .bind(kind_name(c.kind))
-    .bind(&c.file)
-    .bind(sql_int(c.bytes))
-    .bind(&c.sha256)
-    .bind(time)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-async fn upsert_samples(conn: &mut SqliteConnection, run_id: i64, s: &Samples) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO samples (run_id, epoch, path) VALUES (?, ?, ?)
-         ON CONFLICT (run_id, epoch) DO UPDATE SET path = excluded.path",
-    )
-        .bind(run_id)
-        .bind(s.epoch)
-        .bind(&s.path)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// Progress takes the best epoch from the table rather than from the batch,
@@ -279,17 +247,3 @@ async fn update_summary(
     Ok(())
 }
 
-/// The value the `checkpoints.kind` CHECK constraint expects.
-fn kind_name(kind: CheckpointKind) -> &'static str {
-    match kind {
-        CheckpointKind::Last => "last",
-        CheckpointKind::Best => "best",
-        CheckpointKind::Periodic => "periodic",
-    }
-}
-
-/// SQLite integers are signed. No file reaches 2^63 bytes, so saturating
-/// only guards against a corrupt line, which should not wedge the run.
-fn sql_int(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}

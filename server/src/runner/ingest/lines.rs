@@ -7,7 +7,7 @@ use std::path::Path;
 use advmix_protocol::EventLine;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::IngestError;
+use super::{IngestError, Source};
 
 /// The complete lines found past an offset.
 pub(super) struct Chunk {
@@ -45,12 +45,12 @@ pub(super) async fn read_from(path: &Path, offset: u64) -> Result<Vec<u8>, Inges
 /// Parses the complete lines of `bytes`, which start at file offset `base`.
 /// Whatever follows the last '\n' is a line the trainer is still writing and
 /// is left for the next read.
-pub(super) fn parse_complete(run_id: i64, base: u64, bytes: &[u8]) -> Chunk {
+pub(super) fn parse_complete(source: Source, base: u64, bytes: &[u8]) -> Chunk {
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |last| last + 1);
     let mut events = Vec::new();
     let mut offset = base;
     for line in bytes[..complete].split_inclusive(|&b| b == b'\n') {
-        events.extend(parse_line(run_id, offset, line));
+        events.extend(parse_line(source, offset, line));
         offset += line.len() as u64;
     }
     Chunk { events, consumed: complete as u64 }
@@ -59,7 +59,7 @@ pub(super) fn parse_complete(run_id: i64, base: u64, bytes: &[u8]) -> Chunk {
 /// One line, or None for a blank line or one that is not an event. A bad
 /// line is skipped rather than retried: the file is append-only, so it will
 /// never get better, and stopping at it would wedge the run for good.
-fn parse_line(run_id: i64, offset: u64, line: &[u8]) -> Option<EventLine> {
+fn parse_line(source: Source, offset: u64, line: &[u8]) -> Option<EventLine> {
     let text = line.trim_ascii();
     if text.is_empty() {
         return None;
@@ -67,7 +67,7 @@ fn parse_line(run_id: i64, offset: u64, line: &[u8]) -> Option<EventLine> {
     match serde_json::from_slice(text) {
         Ok(event) => Some(event),
         Err(error) => {
-            tracing::warn!(run = run_id, offset, %error, "skipping a line of events.jsonl that is not an event");
+            tracing::warn!(?source, offset, %error, "skipping a line of events.jsonl that is not an event");
             None
         }
     }

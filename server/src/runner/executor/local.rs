@@ -1,0 +1,168 @@
+//! Jobs as local child processes. The only module of the server that knows
+//! about pids, signals and `/proc`: a handle is `local:PID`.
+
+use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use advmix_protocol::layout::STDERR_LOG;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::Notify;
+
+use super::{Executor, Exit, Handle, JobSpec, JobState, Placement, Submitted};
+
+pub const NAME: &str = "local";
+
+pub struct LocalExecutor {
+    pub trainer: PathBuf,
+    /// Children this server started, so that their exit status is known.
+    /// Trainers adopted after a restart are not in here: only /proc tells
+    /// whether they still run.
+    children: Mutex<HashMap<u32, Child>>,
+}
+
+impl LocalExecutor {
+    pub fn new(trainer: PathBuf) -> LocalExecutor {
+        LocalExecutor { trainer, children: Mutex::new(HashMap::new()) }
+    }
+
+    fn spawn(&self, job: &JobSpec) -> std::io::Result<Submitted> {
+        std::fs::create_dir_all(&job.dir)?;
+        let stderr = OpenOptions::new().create(true).append(true).open(job.dir.join(STDERR_LOG))?;
+        let mut command = Command::new(&self.trainer);
+        command
+            .args(&job.args)
+            // stdout carries the same events as events.jsonl; it is read only
+            // to learn that the file grew. The trainer ignores a closed
+            // stdout, so it outlives this server's end of the pipe.
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr))
+            .stdin(Stdio::null())
+            // Its own process group: Ctrl-C on the server's terminal must not
+            // stop trainers that are meant to outlive a server restart.
+            .process_group(0)
+            .kill_on_drop(false);
+        let mut child = command.spawn()?;
+        let pid = child.id().ok_or_else(|| std::io::Error::other("the trainer exited before it could be followed"))?;
+        let activity = Arc::new(Notify::new());
+        if let Some(stdout) = child.stdout.take() {
+            let activity = activity.clone();
+            let name = job.name.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stdout).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if serde_json::from_str::<advmix_protocol::EventLine>(&line).is_ok() {
+                        activity.notify_one();
+                    } else {
+                        tracing::debug!(job = %name, %line, "trainer stdout line is not an event");
+                    }
+                }
+                // Closed: the process is ending, so look at it now.
+                activity.notify_one();
+            });
+        }
+        self.children.lock().expect("not poisoned").insert(pid, child);
+        Ok(Submitted { handle: Handle::new(NAME, pid), activity })
+    }
+
+    fn state_now(&self, handle: &Handle) -> JobState {
+        let Some(pid) = pid_of(handle) else { return JobState::Gone };
+        let mut children = self.children.lock().expect("not poisoned");
+        if let Some(child) = children.get_mut(&pid) {
+            return match child.try_wait() {
+                Ok(None) => JobState::Running,
+                Ok(Some(status)) => {
+                    children.remove(&pid);
+                    JobState::Ended(match (status.code(), status.signal()) {
+                        (Some(code), _) => Exit::Code(code),
+                        (None, Some(libc::SIGKILL)) => Exit::Killed("killed by SIGKILL (out of memory, or killed by hand)".into()),
+                        (None, Some(signal)) => Exit::Killed(format!("killed by signal {signal}")),
+                        (None, None) => Exit::Unknown,
+                    })
+                }
+                Err(_) => {
+                    children.remove(&pid);
+                    JobState::Ended(Exit::Unknown)
+                }
+            };
+        }
+        if is_trainer_alive(pid) { JobState::Running } else { JobState::Ended(Exit::Unknown) }
+    }
+}
+
+/// The pid of a `local:PID` handle.
+fn pid_of(handle: &Handle) -> Option<u32> {
+    (handle.executor() == NAME).then(|| handle.id().parse().ok()).flatten()
+}
+
+impl Executor for LocalExecutor {
+    fn submit(&self, job: JobSpec) -> BoxFuture<'_, std::io::Result<Submitted>> {
+        std::future::ready(self.spawn(&job)).boxed()
+    }
+
+    fn state<'a>(&'a self, handle: &'a Handle) -> BoxFuture<'a, JobState> {
+        std::future::ready(self.state_now(handle)).boxed()
+    }
+
+    /// SIGTERM now (the trainer saves a checkpoint and exits), SIGKILL after
+    /// `grace` if it is still there.
+    fn cancel<'a>(&'a self, handle: &'a Handle, grace: Duration) -> BoxFuture<'a, std::io::Result<()>> {
+        let result = match pid_of(handle) {
+            None => Err(std::io::Error::other(format!("{handle} is not a local process"))),
+            Some(pid) => {
+                signal(pid, libc::SIGTERM);
+                tokio::spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    if is_trainer_alive(pid) {
+                        tracing::warn!(pid, "trainer ignored SIGTERM; killing it");
+                        signal(pid, libc::SIGKILL);
+                    }
+                });
+                Ok(())
+            }
+        };
+        std::future::ready(result).boxed()
+    }
+
+    fn describe<'a>(&'a self, handle: &'a Handle) -> BoxFuture<'a, Placement> {
+        let state = match self.state_now(handle) {
+            JobState::Running => "running".to_owned(),
+            JobState::Pending(_) => "starting".to_owned(),
+            JobState::Ended(exit) => format!("ended ({exit})"),
+            JobState::Gone => "gone".to_owned(),
+        };
+        let place = match pid_of(handle) {
+            Some(pid) => format!("local pid {pid}"),
+            None => handle.to_string(),
+        };
+        std::future::ready(Placement { place, state, reason: None }).boxed()
+    }
+}
+
+/// Sends `signal` to a process by pid. Works for processes this server did
+/// not start, such as trainers adopted after a restart.
+fn signal(pid: u32, signal: i32) -> bool {
+    // SAFETY: kill(2) with a plain pid and signal number.
+    unsafe { libc::kill(pid as libc::pid_t, signal) == 0 }
+}
+
+/// Whether `pid` is alive and is an advmix trainer (a pid can be reused by an
+/// unrelated process after a reboot or a long downtime).
+fn is_trainer_alive(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|cmd| {
+            let cmd = String::from_utf8_lossy(&cmd);
+            cmd.contains("advmix-trainer")
+                && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .map(|stat| stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+                    .unwrap_or(true)
+        })
+        .unwrap_or(false)
+}

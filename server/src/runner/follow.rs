@@ -1,0 +1,76 @@
+//! The one follower of a job, whatever its kind: it ingests the job's events
+//! file as it grows (at once when the executor hints that the job wrote
+//! something, else every poll) and asks the executor the job's state until
+//! the job has ended.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::context::{TaskContext, until_shutdown};
+use super::executor::{Exit, Handle, JobState};
+use super::ingest::{self, Source};
+
+/// How following a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Followed {
+    /// It ended; how, as far as the executor knows.
+    Ended(Exit),
+    /// The executor no longer knows the handle.
+    Gone,
+    /// The server is stopping and leaves the job running for the next one.
+    LeftRunning,
+}
+
+pub async fn follow(ctx: &TaskContext, source: Source, events: &Path, handle: &Handle, activity: Arc<Notify>) -> Followed {
+    let mut tick = tokio::time::interval(ctx.poll);
+    let mut shutdown = ctx.shutdown.clone();
+    let followed = loop {
+        tokio::select! {
+            () = activity.notified() => ingest_now(ctx, source, events).await,
+            _ = tick.tick() => {
+                ingest_now(ctx, source, events).await;
+                match ctx.executor.state(handle).await {
+                    JobState::Ended(exit) => break Followed::Ended(exit),
+                    JobState::Gone => break Followed::Gone,
+                    JobState::Pending(_) | JobState::Running => {}
+                }
+            }
+            () = until_shutdown(&mut shutdown) => {
+                if !ctx.stop_on_exit {
+                    ingest_now(ctx, source, events).await;
+                    return Followed::LeftRunning;
+                }
+                break stop_now(ctx, handle).await;
+            }
+        }
+    };
+    // The job may have written its last lines just before it ended.
+    ingest_now(ctx, source, events).await;
+    followed
+}
+
+/// Cancels the job and waits for it to end, a little past the grace period
+/// the executor gives it.
+async fn stop_now(ctx: &TaskContext, handle: &Handle) -> Followed {
+    if let Err(e) = ctx.executor.cancel(handle, ctx.stop_grace).await {
+        tracing::warn!(%handle, error = %e, "cannot stop the job at shutdown");
+    }
+    let deadline = tokio::time::Instant::now() + ctx.stop_grace + Duration::from_secs(5);
+    loop {
+        match ctx.executor.state(handle).await {
+            JobState::Ended(exit) => return Followed::Ended(exit),
+            JobState::Gone => return Followed::Gone,
+            _ if tokio::time::Instant::now() >= deadline => return Followed::LeftRunning,
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+pub async fn ingest_now(ctx: &TaskContext, source: Source, events: &Path) {
+    if let Err(e) = ingest::ingest(&ctx.db, source, events, Some(&ctx.bus)).await {
+        tracing::warn!(?source, error = %e, "ingest failed; retrying on the next tick");
+    }
+}

@@ -1,0 +1,127 @@
+//! Everything that starts, follows and settles work: the `slots`, the
+//! `scheduler` loop, one task kind per job (`tasks`), the `executor`s, the
+//! event `ingest`, the `follow`er that drives it, and the `bus` that tells
+//! live pages. [`Runner`] is the handle the service layer holds.
+
+pub mod bus;
+pub mod context;
+pub mod executor;
+pub mod follow;
+pub mod ingest;
+pub mod scheduler;
+pub mod slots;
+pub mod tasks;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use advmix_protocol::RunConfig;
+use sqlx::SqlitePool;
+use tokio::sync::{Notify, watch};
+
+use bus::{Bus, Placement};
+use context::TaskContext;
+use executor::{Executor, Handle};
+use scheduler::Scheduler;
+use slots::{Job, Slot, Slots};
+
+use crate::paths::Paths;
+
+pub struct RunnerConfig {
+    pub slots: Vec<Slot>,
+    pub paths: Paths,
+    pub stop_runs_on_exit: bool,
+    pub stop_grace: Duration,
+    pub poll: Duration,
+}
+
+#[derive(Clone)]
+pub struct Runner(Arc<Scheduler>);
+
+impl Runner {
+    pub fn new(db: SqlitePool, executor: Arc<dyn Executor>, bus: Bus, shutdown: watch::Receiver<bool>, config: RunnerConfig) -> Runner {
+        let wake = Arc::new(Notify::new());
+        let ctx = TaskContext {
+            db,
+            executor,
+            bus,
+            paths: Arc::new(config.paths),
+            shutdown,
+            poll: config.poll,
+            stop_grace: config.stop_grace,
+            stop_on_exit: config.stop_runs_on_exit,
+        };
+        let slots = Slots::new(config.slots, wake.clone());
+        Runner(Arc::new(Scheduler::new(ctx, slots, wake)))
+    }
+
+    /// Adopts the jobs a previous server left running, then starts queued
+    /// work until shutdown.
+    pub async fn run(self) {
+        self.0.run().await;
+    }
+
+    /// Asks the scheduler to look at the queue now (work was queued or ended).
+    pub fn wake(&self) {
+        self.0.wake.notify_one();
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.0.ctx.paths
+    }
+
+    pub fn slots(&self) -> &[Slot] {
+        self.0.slots.all()
+    }
+
+    pub fn busy_count(&self) -> usize {
+        self.0.slots.busy_count()
+    }
+
+    /// The slot a run holds now, if any.
+    pub fn slot_of_run(&self, run_id: i64) -> Option<Slot> {
+        self.0.slots.of(Job::Run(run_id)).cloned()
+    }
+
+    /// Refuses a run whose device preference no slot of this server meets:
+    /// it would wait in the queue forever.
+    pub fn check_device(&self, config: &RunConfig) -> Result<(), String> {
+        let wanted = config.device;
+        if self.slots().iter().any(|slot| wanted.accepts(&slot.device)) {
+            return Ok(());
+        }
+        let have = self.slots().iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+        Err(format!("this server has no {} slot (its slots: {have}); choose auto or a device it has", wanted.as_str()))
+    }
+
+    /// Asks the executor to stop the job behind `handle`; it saves and exits,
+    /// and is made to go after the grace period.
+    pub async fn cancel(&self, handle: &str) -> std::io::Result<()> {
+        self.0.ctx.executor.cancel(&Handle(handle.to_owned()), self.0.ctx.stop_grace).await
+    }
+
+    /// Where the job behind `handle` runs and how it is doing.
+    pub async fn describe(&self, handle: &str) -> Placement {
+        self.0.ctx.executor.describe(&Handle(handle.to_owned())).await
+    }
+
+    /// Announces run `run_id`'s current status on the bus.
+    pub async fn publish_run(&self, run_id: i64) {
+        self.0.ctx.publish_run(run_id).await;
+    }
+
+    pub async fn publish_eval(&self, eval_id: i64) {
+        self.0.ctx.publish_eval(eval_id).await;
+    }
+
+    pub fn bus(&self) -> &Bus {
+        &self.0.ctx.bus
+    }
+
+    /// Waits (up to `limit`) for every job's task to settle after shutdown
+    /// began: they ingest what is left and, with `stop_runs_on_exit`, stop
+    /// their jobs.
+    pub async fn drain(&self, limit: Duration) {
+        self.0.drain(limit).await;
+    }
+}

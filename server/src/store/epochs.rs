@@ -1,0 +1,136 @@
+//! The epochs table: one row per run and epoch, its metric columns named by
+//! `EpochMetrics::FIELDS` (the migration creates the same columns; a test
+//! checks that they agree).
+
+use std::collections::HashMap;
+
+use advmix_protocol::events::EpochMetrics;
+use futures_util::TryStreamExt;
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+
+/// The metric columns, in order.
+pub const METRICS: [&str; 11] = EpochMetrics::FIELDS;
+
+/// Rows per multi-row INSERT: 13 parameters a row stays far below SQLite's
+/// limit of 32,766, and a few statements per burst instead of one per line
+/// is what makes a replay of a long file fast.
+const ROWS_PER_INSERT: usize = 500;
+
+/// One stored epoch: the trainer's own event, so that the API's JSON, the
+/// templates' field names and the CSV all follow `EpochMetrics`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(transparent)]
+pub struct EpochRow(pub EpochMetrics);
+
+impl std::ops::Deref for EpochRow {
+    type Target = EpochMetrics;
+    fn deref(&self) -> &EpochMetrics {
+        &self.0
+    }
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for EpochRow {
+    fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        // Built by name from FIELDS, so no column list is written out here.
+        let mut fields = serde_json::Map::with_capacity(1 + METRICS.len());
+        fields.insert("epoch".into(), row.try_get::<i64, _>("epoch")?.into());
+        for name in METRICS {
+            fields.insert(name.into(), row.try_get::<f64, _>(name)?.into());
+        }
+        serde_json::from_value(serde_json::Value::Object(fields))
+            .map(EpochRow)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    }
+}
+
+/// A run's epochs, oldest first.
+pub async fn of_run(db: &SqlitePool, run_id: i64) -> sqlx::Result<Vec<EpochRow>> {
+    let query = format!("SELECT epoch, {} FROM epochs WHERE run_id = ? ORDER BY epoch", METRICS.join(", "));
+    sqlx::query_as(AssertSqlSafe(query)).bind(run_id).fetch_all(db).await
+}
+
+/// Mean epoch time and epoch count of each of `ids`, for ETAs.
+pub async fn mean_seconds(db: &SqlitePool, ids: &[i64]) -> sqlx::Result<HashMap<i64, (f64, i64)>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut qb = QueryBuilder::new("SELECT run_id, avg(epoch_seconds), count(*) FROM epochs WHERE run_id IN (");
+    let mut each = qb.separated(", ");
+    for id in ids {
+        each.push_bind(*id);
+    }
+    qb.push(") GROUP BY run_id");
+    let rows: Vec<(i64, f64, i64)> = qb.build_query_as().fetch_all(db).await?;
+    Ok(rows.into_iter().map(|(id, mean, n)| (id, (mean, n))).collect())
+}
+
+/// One metric of many runs: each run's name and params, and its points
+/// (epoch, value) in epoch order; runs that do not exist are left out.
+pub async fn series(
+    db: &SqlitePool,
+    ids: &[i64],
+    metric: &str,
+) -> sqlx::Result<HashMap<i64, (String, String, Vec<(i64, f64)>)>> {
+    // Only a known column name is ever spliced into the text.
+    let metric = METRICS.iter().find(|m| **m == metric).copied().unwrap_or("test_pgd_acc");
+    // The ids travel as one JSON array, so a thousand runs are one query with
+    // one list. Each run's name and params come once, in a row of their own,
+    // rather than repeated on every epoch row; points are sorted afterwards,
+    // which is cheaper than an ORDER BY over every epoch.
+    let query = format!(
+        "SELECT r.id, r.name, r.params, NULL, NULL FROM json_each(?) AS j JOIN runs r ON r.id = j.value
+         UNION ALL
+         SELECT e.run_id, NULL, NULL, e.epoch, e.{metric} FROM json_each(?) AS j JOIN epochs e ON e.run_id = j.value"
+    );
+    let ids_json = serde_json::to_string(&ids).expect("ids serialize");
+    let mut rows =
+        sqlx::query_as::<_, (i64, Option<String>, Option<String>, Option<i64>, Option<f64>)>(AssertSqlSafe(query))
+            .bind(&ids_json)
+            .bind(&ids_json)
+            .fetch(db);
+    let mut runs: HashMap<i64, (String, String, Vec<(i64, f64)>)> = HashMap::new();
+    let mut points: HashMap<i64, Vec<(i64, f64)>> = HashMap::new();
+    while let Some((run_id, name, params, epoch, value)) = rows.try_next().await? {
+        match (name, params, epoch, value) {
+            (Some(name), Some(params), ..) => {
+                runs.insert(run_id, (name, params, Vec::new()));
+            }
+            (_, _, Some(epoch), Some(value)) if value.is_finite() => points.entry(run_id).or_default().push((epoch, value)),
+            _ => {}
+        }
+    }
+    for (id, run) in &mut runs {
+        let mut p = points.remove(id).unwrap_or_default();
+        p.sort_unstable_by_key(|p| p.0);
+        run.2 = p;
+    }
+    Ok(runs)
+}
+
+/// Upserts epochs, several rows per statement.
+pub(super) async fn upsert(conn: &mut SqliteConnection, run_id: i64, epochs: &[&EpochMetrics]) -> sqlx::Result<()> {
+    let columns = METRICS.join(", ");
+    let updates = METRICS.iter().map(|m| format!("{m} = excluded.{m}")).collect::<Vec<_>>().join(", ");
+    for chunk in epochs.chunks(ROWS_PER_INSERT) {
+        let mut insert = QueryBuilder::<Sqlite>::new(format!("INSERT INTO epochs (run_id, epoch, {columns}) "));
+        insert.push_values(chunk, |mut row, m| {
+            row.push_bind(run_id).push_bind(m.epoch);
+            for value in m.values() {
+                row.push_bind(value);
+            }
+        });
+        insert.push(format!(" ON CONFLICT (run_id, epoch) DO UPDATE SET {updates}"));
+        insert.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The epochs table's metric columns as the database has them, for the
+/// test that holds the migration to [`METRICS`].
+pub async fn stored_columns(db: &SqlitePool) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT name FROM pragma_table_info('epochs') WHERE name NOT IN ('run_id', 'epoch') ORDER BY cid")
+        .fetch_all(db)
+        .await
+}
