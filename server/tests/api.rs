@@ -840,6 +840,29 @@ async fn run_events_stream_this_runs_events_and_end_at_shutdown(db: SqlitePool) 
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn a_status_change_reaches_the_runs_stream_within_a_second(db: SqlitePool) {
+    let env = env(db);
+    let id = env.create_run("r", small()).await;
+    let response = advmix_server::app(env.state.clone())
+        .oneshot(request(Method::GET, &format!("/api/v1/runs/{id}/events")).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let mut body = response.into_body();
+    let asked = std::time::Instant::now();
+    assert_eq!(env.post(&format!("/api/v1/runs/{id}/stop")).await.status, StatusCode::OK);
+    let frame = tokio::time::timeout(Duration::from_secs(1), body.frame()).await.expect("a status event within 1 s");
+    let chunk = String::from_utf8(frame.unwrap().unwrap().into_data().unwrap().to_vec()).unwrap();
+    assert!(asked.elapsed() < Duration::from_secs(1));
+    assert!(chunk.starts_with("event: status\n"), "{chunk}");
+    let data: Value = serde_json::from_str(chunk.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
+    assert_eq!((data["run_id"].as_i64(), data["run"]["status"].as_str()), (Some(id), Some("stopped")));
+    assert_eq!(data["run"]["error"], "stopped before it started");
+    assert_eq!(data["run"]["resume_from_checkpoint"], false);
+    env.stop.send(true).unwrap();
+    until_end(body).await;
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn all_events_stream_every_run_and_end_at_shutdown(db: SqlitePool) {
     let env = env(db);
     let response = advmix_server::app(env.state.clone())

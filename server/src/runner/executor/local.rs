@@ -166,3 +166,81 @@ fn is_trainer_alive(pid: u32) -> bool {
         })
         .unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::time::Duration;
+
+    use sqlx::SqlitePool;
+    use sqlx::migrate::Migrator;
+
+    use super::*;
+    use crate::paths::Paths;
+    use crate::runner::bus::Bus;
+    use crate::runner::slots::plan_slots;
+    use crate::runner::{Runner, RunnerConfig};
+    use crate::store::{self, MIGRATOR, RunStatus};
+
+    /// A long-lived process whose command line names advmix-trainer, as a
+    /// real trainer's does: `sleep` under that name.
+    fn fake_trainer(dir: &std::path::Path) -> std::process::Child {
+        let path = dir.join("advmix-trainer");
+        std::os::unix::fs::symlink("/bin/sleep", &path).unwrap();
+        std::process::Command::new(&path).arg("60").spawn().unwrap()
+    }
+
+    #[sqlx::test(migrations = false)]
+    async fn a_trainer_running_before_the_handle_migration_is_adopted(db: SqlitePool) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut trainer = fake_trainer(dir.path());
+        let pid = trainer.id();
+
+        // The schema as it was before handles, with a run it was following.
+        let before = MIGRATOR.migrations.iter().filter(|m| m.version < 20261202000006).cloned().collect::<Vec<_>>();
+        let old = Migrator { migrations: Cow::Owned(before), table_name: MIGRATOR.table_name.clone(), create_schemas: MIGRATOR.create_schemas.clone(), ..Migrator::DEFAULT };
+        old.run(&db).await.unwrap();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO runs (name, config, method, dataset, model, epochs, status, slot, device, pid, attempt)
+             VALUES ('old', '{}', 'erm', 'digits', 'small_cnn', 5, 'running', 'cpu/0', 'cpu', ?, 1) RETURNING id",
+        )
+        .bind(i64::from(pid))
+        .fetch_one(&db)
+        .await
+        .unwrap();
+
+        MIGRATOR.run(&db).await.unwrap();
+        let running = store::runs::running(&db).await.unwrap();
+        assert_eq!(running.len(), 1);
+        assert_eq!(running[0].handle.as_deref(), Some(format!("local:{pid}").as_str()));
+
+        // A new server's runner adopts it into its old slot and follows it.
+        let executor = Arc::new(LocalExecutor::new(dir.path().join("advmix-trainer")));
+        assert_eq!(executor.state(&Handle::new(NAME, pid)).await, JobState::Running, "found through /proc, not as a child");
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let config = RunnerConfig {
+            slots: plan_slots(None, Some(0), 1, 1),
+            paths: Paths::new(dir.path()),
+            stop_runs_on_exit: false,
+            stop_grace: Duration::from_secs(5),
+            poll: Duration::from_millis(50),
+        };
+        let runner = Runner::new(db.clone(), executor, Bus::new(16), shutdown, config);
+        let scheduling = tokio::spawn(runner.clone().run());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(store::runs::fetch(&db, id).await.unwrap().status, RunStatus::Running);
+        assert_eq!(runner.slot_of_run(id).map(|s| s.name), Some("cpu/0".into()));
+
+        // Cancelled through its handle, it ends; with no final event, lost.
+        runner.cancel(&format!("local:{pid}")).await.unwrap();
+        trainer.wait().unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while store::runs::fetch(&db, id).await.unwrap().status == RunStatus::Running {
+            assert!(tokio::time::Instant::now() < deadline, "the adopted run was not settled");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(store::runs::fetch(&db, id).await.unwrap().status, RunStatus::Lost);
+        stop.send(true).unwrap();
+        scheduling.await.unwrap();
+    }
+}
