@@ -39,7 +39,7 @@ pub struct ServeArgs {
     /// training and the next server start follows them again.
     #[arg(long, env = "ADVMIX_STOP_RUNS_ON_EXIT")]
     pub stop_runs_on_exit: bool,
-    /// Seconds a trainer gets to save and exit after SIGTERM before SIGKILL.
+    /// Seconds a stopped job gets to save a checkpoint and exit before it is killed.
     #[arg(long, env = "ADVMIX_STOP_GRACE", default_value_t = 60)]
     pub stop_grace: u64,
 }

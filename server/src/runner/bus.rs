@@ -19,7 +19,7 @@ pub struct RunEvent {
 /// Where a job is and what it is doing, in an executor's own words.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Placement {
-    /// `local pid 1234`, `slurm job 98765 on node7`.
+    /// `local process 1234`, `slurm job 98765 on node7`.
     #[serde(rename = "where")]
     pub place: String,
     /// The executor's state word: `running`, `PENDING`, `gone`.

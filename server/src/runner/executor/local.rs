@@ -139,7 +139,7 @@ impl Executor for LocalExecutor {
             JobState::Gone => "gone".to_owned(),
         };
         let place = match pid_of(handle) {
-            Some(pid) => format!("local pid {pid}"),
+            Some(pid) => format!("local process {pid}"),
             None => handle.to_string(),
         };
         std::future::ready(Placement { place, state, reason: None }).boxed()

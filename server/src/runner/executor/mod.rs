@@ -5,8 +5,8 @@
 //! job's `events.jsonl`, so an executor whose jobs run on other machines
 //! (a cluster that shares only the filesystem) fits the same trait.
 //!
-//! `local` runs jobs as child processes of this server; it alone knows
-//! about pids and signals.
+//! `local` runs jobs as child processes of this server; it alone knows how
+//! a process is found, asked to stop and killed.
 
 pub mod local;
 
