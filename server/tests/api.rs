@@ -120,6 +120,14 @@ impl Env {
     }
 
     /// Creates a small run through the API; returns its id.
+    /// Opens an SSE stream and checks that it is one.
+    async fn stream(&self, uri: &str) -> Body {
+        let response = advmix_server::app(self.state.clone()).oneshot(request(Method::GET, uri).body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+        response.into_body()
+    }
+
     async fn create_run(&self, name: &str, config: Value) -> i64 {
         let body = self.post_json("/api/v1/runs", &json!({ "name": name, "config": config, "priority": 0 })).await;
         body.expect(StatusCode::CREATED)["id"].as_i64().unwrap()
@@ -817,13 +825,7 @@ async fn until_end(body: Body) -> String {
 async fn run_events_stream_this_runs_events_and_end_at_shutdown(db: SqlitePool) {
     let env = env(db);
     let id = env.create_run("r", small()).await;
-    let response = advmix_server::app(env.state.clone())
-        .oneshot(request(Method::GET, &format!("/api/v1/runs/{id}/events")).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
-    let mut body = response.into_body();
+    let mut body = env.stream(&format!("/api/v1/runs/{id}/events")).await;
 
     env.state.bus.send(BusEvent::Event(event(id + 100, "another run's")));
     env.state.bus.send(BusEvent::Event(event(id, "by request")));
@@ -843,16 +845,11 @@ async fn run_events_stream_this_runs_events_and_end_at_shutdown(db: SqlitePool) 
 async fn a_status_change_reaches_the_runs_stream_within_a_second(db: SqlitePool) {
     let env = env(db);
     let id = env.create_run("r", small()).await;
-    let response = advmix_server::app(env.state.clone())
-        .oneshot(request(Method::GET, &format!("/api/v1/runs/{id}/events")).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let mut body = response.into_body();
+    let mut body = env.stream(&format!("/api/v1/runs/{id}/events")).await;
     let asked = std::time::Instant::now();
     assert_eq!(env.post(&format!("/api/v1/runs/{id}/stop")).await.status, StatusCode::OK);
-    let frame = tokio::time::timeout(Duration::from_secs(1), body.frame()).await.expect("a status event within 1 s");
-    let chunk = String::from_utf8(frame.unwrap().unwrap().into_data().unwrap().to_vec()).unwrap();
-    assert!(asked.elapsed() < Duration::from_secs(1));
+    let chunk = next_chunk(&mut body).await;
+    assert!(asked.elapsed() < Duration::from_secs(1), "the status change took {:?}", asked.elapsed());
     assert!(chunk.starts_with("event: status\n"), "{chunk}");
     let data: Value = serde_json::from_str(chunk.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
     assert_eq!((data["run_id"].as_i64(), data["run"]["status"].as_str()), (Some(id), Some("stopped")));
@@ -865,13 +862,7 @@ async fn a_status_change_reaches_the_runs_stream_within_a_second(db: SqlitePool)
 #[sqlx::test(migrations = "../migrations")]
 async fn all_events_stream_every_run_and_end_at_shutdown(db: SqlitePool) {
     let env = env(db);
-    let response = advmix_server::app(env.state.clone())
-        .oneshot(request(Method::GET, "/api/v1/events").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
-    let mut body = response.into_body();
+    let mut body = env.stream("/api/v1/events").await;
     env.state.bus.send(BusEvent::Event(event(41, "a")));
     assert!(next_chunk(&mut body).await.contains("\"run_id\":41"));
     env.state.bus.send(BusEvent::Event(event(42, "b")));

@@ -56,12 +56,7 @@ pub async fn mean_seconds(db: &SqlitePool, ids: &[i64]) -> sqlx::Result<HashMap<
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut qb = QueryBuilder::new("SELECT run_id, avg(epoch_seconds), count(*) FROM epochs WHERE run_id IN (");
-    let mut each = qb.separated(", ");
-    for id in ids {
-        each.push_bind(*id);
-    }
-    qb.push(") GROUP BY run_id");
+    let mut qb = super::with_ids("SELECT run_id, avg(epoch_seconds), count(*) FROM epochs WHERE run_id IN", ids, " GROUP BY run_id");
     let rows: Vec<(i64, f64, i64)> = qb.build_query_as().fetch_all(db).await?;
     Ok(rows.into_iter().map(|(id, mean, n)| (id, (mean, n))).collect())
 }

@@ -58,6 +58,18 @@ pub async fn ping(db: &SqlitePool) -> sqlx::Result<()> {
     sqlx::query("SELECT 1").execute(db).await.map(drop)
 }
 
+/// `PREFIX (?, ?, …)SUFFIX` with one bound parameter per id.
+pub(crate) fn with_ids(prefix: &str, ids: &[i64], suffix: &str) -> sqlx::QueryBuilder<sqlx::Sqlite> {
+    let mut qb = sqlx::QueryBuilder::new(prefix);
+    qb.push(" (");
+    let mut each = qb.separated(", ");
+    for id in ids {
+        each.push_bind(*id);
+    }
+    qb.push(")").push(suffix);
+    qb
+}
+
 /// SQLite integers are signed. No file reaches 2^63 bytes, so saturating
 /// only guards against a corrupt line, which should not wedge the run.
 pub(crate) fn sql_int(n: u64) -> i64 {

@@ -60,10 +60,14 @@ pub struct RunSummary {
 impl RunSummary {
     /// The tags, sorted.
     pub fn tag_list(&self) -> Vec<&str> {
-        let mut list: Vec<&str> = self.tags.as_deref().map(|t| t.split(',').collect()).unwrap_or_default();
-        list.sort_unstable();
-        list
+        sorted_tags(&self.tags)
     }
+}
+
+fn sorted_tags(tags: &Option<String>) -> Vec<&str> {
+    let mut list: Vec<&str> = tags.as_deref().map(|t| t.split(',').collect()).unwrap_or_default();
+    list.sort_unstable();
+    list
 }
 
 fn raw_json<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
@@ -71,9 +75,7 @@ fn raw_json<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
 }
 
 fn tag_list<S: serde::Serializer>(tags: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
-    let mut list: Vec<&str> = tags.as_deref().map(|t| t.split(',').collect()).unwrap_or_default();
-    list.sort_unstable();
-    list.serialize(s)
+    sorted_tags(tags).serialize(s)
 }
 
 /// The run list's filters, sort and page: the API's query string, and what

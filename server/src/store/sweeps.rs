@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use advmix_protocol::SweepRun;
-use sqlx::{AssertSqlSafe, QueryBuilder, SqlitePool};
+use sqlx::{AssertSqlSafe, SqlitePool};
 
 /// Stores the sweep and queues its runs in one transaction: all or nothing.
 pub async fn insert(db: &SqlitePool, name: &str, spec_json: &str, runs: &[SweepRun]) -> sqlx::Result<i64> {
@@ -79,12 +79,7 @@ pub async fn names(db: &SqlitePool, ids: &[i64]) -> sqlx::Result<HashMap<i64, St
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut qb = QueryBuilder::new("SELECT id, name FROM sweeps WHERE id IN (");
-    let mut each = qb.separated(", ");
-    for id in ids {
-        each.push_bind(*id);
-    }
-    qb.push(")");
+    let mut qb = super::with_ids("SELECT id, name FROM sweeps WHERE id IN", ids, "");
     let rows: Vec<(i64, String)> = qb.build_query_as().fetch_all(db).await?;
     Ok(rows.into_iter().collect())
 }
