@@ -49,6 +49,19 @@ if [[ $MODE == test ]]; then
     fi
 fi
 
+# --- Slurm, for the Slurm executor's tests ----------------------------------
+# server/tests/slurm.rs starts a one-node cluster of its own from these
+# (scripts/slurm-cluster.sh); it needs root, as slurmd does.
+if [[ $MODE == test ]]; then
+    if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then
+        say "slurm-wlm and munge already installed"
+    elif [[ $(id -u) -ne 0 ]]; then
+        say "not root: the Slurm tests will be skipped (they need Debian's slurm-wlm and munge, and root)"
+    elif ! apt_install slurm-wlm munge; then
+        say "warning: could not install slurm-wlm and munge; the Slurm tests will be skipped"
+    fi
+fi
+
 # --- libtorch ---------------------------------------------------------------
 torch_ok() {
     "$VENV/bin/python" - "$TORCH_VERSION" <<'PY' 2>/dev/null

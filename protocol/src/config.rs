@@ -234,6 +234,43 @@ impl Default for EvalConfig {
     }
 }
 
+/// What a run asks a cluster for, over the server's defaults (`--slurm-*`).
+/// The trainer ignores it; the Slurm executor writes it into the job script.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// Generic resources, e.g. `gpu:1` or `gpu:a100:2`; empty for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gres: Option<String>,
+    /// The time limit, in Slurm's forms: `4:00:00`, `1-00:00:00`, `90`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qos: Option<String>,
+}
+
+impl Resources {
+    pub fn is_empty(&self) -> bool {
+        *self == Resources::default()
+    }
+
+    /// Each value goes into a `#SBATCH` line, so one word of plain characters.
+    fn check(&self, v: &mut Validator) {
+        for (name, value) in [("gres", &self.gres), ("time", &self.time), ("partition", &self.partition), ("qos", &self.qos)] {
+            if let Some(value) = value
+                && (value.len() > 100 || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.:,=+".contains(&b)))
+            {
+                v.error(
+                    &format!("resources.{name}"),
+                    format!("`{value}` is not a Slurm value: use up to 100 letters, digits and _-.:,=+, e.g. gpu:1 or 4:00:00"),
+                );
+            }
+        }
+    }
+}
+
 /// One run. The defaults are Rice et al. 2020's PGD-AT PreActResNet-18 CIFAR-10
 /// set-up, the reference point of the robust-training literature.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -269,6 +306,9 @@ pub struct RunConfig {
     pub bf16: bool,
     /// Which slots the scheduler may start the run in.
     pub device: DevicePreference,
+    /// Cluster resources, for the Slurm executor.
+    #[serde(skip_serializing_if = "Resources::is_empty")]
+    pub resources: Resources,
 }
 
 impl Default for RunConfig {
@@ -297,6 +337,7 @@ impl Default for RunConfig {
             samples_every: 10,
             bf16: false,
             device: DevicePreference::Auto,
+            resources: Resources::default(),
         }
     }
 }
@@ -319,6 +360,7 @@ impl RunConfig {
         v.in_range("momentum", self.momentum, 0.0, 1.0);
         v.non_negative("weight_decay", self.weight_decay);
         v.in_range("epsilon", self.epsilon, 0.0, 1.0);
+        self.resources.check(&mut v);
         v.non_negative("pgd_step", self.pgd_step);
         v.positive("mixup_alpha", self.mixup_alpha);
         v.non_negative("trades_beta", self.trades_beta);

@@ -65,6 +65,10 @@ pub struct SweepSpec {
     /// Runs every config once per seed, setting `seed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seeds: Option<Vec<u64>>,
+    /// What every run asks the cluster for (the Slurm executor): `gres`,
+    /// `time`, `partition`, `qos`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<crate::config::Resources>,
     /// The metric the sweep is judged by; only stored, for display.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<Metric>,
@@ -272,6 +276,9 @@ impl SweepSpec {
                 Ok(pointer) => set(&mut merged, &pointer, value),
                 Err(message) => errors.push(field_error(&field, message)),
             }
+        }
+        if let Some(resources) = &self.resources {
+            merged["resources"] = serde_json::to_value(resources).expect("resources serialize");
         }
         merged
     }

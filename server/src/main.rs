@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use advmix_server::paths::Paths;
 use advmix_server::runner::bus::Bus;
+use advmix_server::runner::executor::Executor;
 use advmix_server::runner::executor::local::LocalExecutor;
-use advmix_server::runner::slots::plan_slots;
+use advmix_server::runner::executor::slurm::{self, SlurmExecutor};
+use advmix_server::runner::slots::{cluster_slots, plan_slots};
 use advmix_server::runner::{Runner, RunnerConfig};
-use advmix_server::settings::ServeArgs;
+use advmix_server::settings::{ExecutorKind, ServeArgs};
 use advmix_server::{AppState, cli, compute, serve, store};
 
 #[derive(Parser)]
@@ -116,7 +118,26 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
             tracing::warn!(trainer = %trainer.display(), %reason, "trainer unavailable")
         }
     }
-    let slots = plan_slots(compute.report(), args.gpus, args.runs_per_gpu, args.cpu_slots);
+    let (executor, slots): (Arc<dyn Executor>, _) = match args.executor {
+        ExecutorKind::Local => {
+            (Arc::new(LocalExecutor::new(trainer)), plan_slots(compute.report(), args.gpus, args.runs_per_gpu, args.cpu_slots))
+        }
+        ExecutorKind::Slurm => {
+            // Compute nodes run the same path, so it must not be relative.
+            let trainer = std::path::absolute(&trainer)?;
+            let config = args.slurm.config();
+            let slots = cluster_slots(slurm::NAME, config.max_jobs, config.device());
+            let slurm = SlurmExecutor::new(trainer, config, Duration::from_secs(2));
+            if args.slurm.slurm_skip_probe {
+                tracing::warn!("not checking that the compute nodes see the data directory (--slurm-skip-probe)");
+            } else {
+                tracing::info!(data_dir = %data_dir.display(), "checking with a probe job that the compute nodes see the data directory");
+                slurm.probe(&data_dir, Duration::from_secs(args.slurm.slurm_probe_timeout)).await?;
+                tracing::info!("the probe job wrote its file: the data directory is shared");
+            }
+            (Arc::new(slurm), slots)
+        }
+    };
     tracing::info!(slots = ?slots.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), "run slots");
 
     let listener = TcpListener::bind(addr)
@@ -127,7 +148,7 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     let paths = Paths::new(data_dir.clone());
     let runner = Runner::new(
         pool.clone(),
-        Arc::new(LocalExecutor::new(trainer)),
+        executor,
         bus.clone(),
         shutdown.clone(),
         RunnerConfig {

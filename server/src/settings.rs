@@ -42,6 +42,69 @@ pub struct ServeArgs {
     /// Seconds a stopped job gets to save a checkpoint and exit before it is killed.
     #[arg(long, env = "ADVMIX_STOP_GRACE", default_value_t = 60)]
     pub stop_grace: u64,
+    /// Where jobs run: `local` child processes, or a `slurm` cluster that
+    /// shares --data-dir with this machine.
+    #[arg(long, env = "ADVMIX_EXECUTOR", value_enum, default_value_t = ExecutorKind::Local)]
+    pub executor: ExecutorKind,
+    #[command(flatten)]
+    pub slurm: SlurmArgs,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecutorKind {
+    Local,
+    Slurm,
+}
+
+/// `--executor slurm`: what every job asks for (a sweep's `resources` may
+/// override gres, time, partition and qos).
+#[derive(clap::Args, Clone, Debug)]
+pub struct SlurmArgs {
+    #[arg(long, env = "ADVMIX_SLURM_PARTITION")]
+    pub slurm_partition: Option<String>,
+    /// Generic resources per job; empty for CPU partitions.
+    #[arg(long, env = "ADVMIX_SLURM_GRES", default_value = "gpu:1")]
+    pub slurm_gres: String,
+    /// Time limit per job (`4:00:00`); the job checkpoints and requeues itself
+    /// shortly before it.
+    #[arg(long, env = "ADVMIX_SLURM_TIME")]
+    pub slurm_time: Option<String>,
+    #[arg(long, env = "ADVMIX_SLURM_ACCOUNT")]
+    pub slurm_account: Option<String>,
+    #[arg(long, env = "ADVMIX_SLURM_QOS")]
+    pub slurm_qos: Option<String>,
+    /// More sbatch options, verbatim, e.g. "--mem=32G --constraint=a100".
+    #[arg(long, env = "ADVMIX_SLURM_EXTRA", allow_hyphen_values = true)]
+    pub slurm_extra: Option<String>,
+    /// How many jobs advmix keeps submitted at once.
+    #[arg(long, env = "ADVMIX_SLURM_MAX_JOBS", default_value_t = 64)]
+    pub slurm_max_jobs: usize,
+    /// Seconds before the time limit at which a job checkpoints and requeues.
+    #[arg(long, env = "ADVMIX_SLURM_SIGNAL_SECONDS", default_value_t = 120)]
+    pub slurm_signal_seconds: u32,
+    /// Start without checking that the compute nodes see --data-dir.
+    #[arg(long, env = "ADVMIX_SLURM_SKIP_PROBE")]
+    pub slurm_skip_probe: bool,
+    /// How long the start-up probe job may take to write its file.
+    #[arg(long, env = "ADVMIX_SLURM_PROBE_TIMEOUT", default_value_t = 300)]
+    pub slurm_probe_timeout: u64,
+}
+
+impl SlurmArgs {
+    pub fn config(&self) -> crate::runner::executor::slurm::SlurmConfig {
+        let some = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+        crate::runner::executor::slurm::SlurmConfig {
+            partition: some(&self.slurm_partition),
+            gres: Some(self.slurm_gres.clone()).filter(|g| !g.trim().is_empty()),
+            time: some(&self.slurm_time),
+            account: some(&self.slurm_account),
+            qos: some(&self.slurm_qos),
+            extra: self.slurm_extra.iter().flat_map(|e| e.split_whitespace().map(str::to_owned)).collect(),
+            max_jobs: self.slurm_max_jobs.max(1),
+            signal_seconds: self.slurm_signal_seconds,
+            conf: None,
+        }
+    }
 }
 
 impl ServeArgs {

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use super::context::{TaskContext, until_shutdown};
 use super::executor::{Exit, Handle, JobState};
 use super::ingest::{self, Source};
+use crate::store;
 
 /// How following a job ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,9 @@ pub enum Followed {
 pub async fn follow(ctx: &TaskContext, source: Source, events: &Path, handle: &Handle, activity: Arc<Notify>) -> Followed {
     let mut tick = tokio::time::interval(ctx.poll);
     let mut shutdown = ctx.shutdown.clone();
+    // Restarts the executor had made before this server followed the job
+    // were counted by the server that saw them.
+    let mut restarts = ctx.executor.restarts(handle).await;
     let followed = loop {
         tokio::select! {
             () = activity.notified() => ingest_now(ctx, source, events).await,
@@ -35,7 +39,8 @@ pub async fn follow(ctx: &TaskContext, source: Source, events: &Path, handle: &H
                 match ctx.executor.state(handle).await {
                     JobState::Ended(exit) => break Followed::Ended(exit),
                     JobState::Gone => break Followed::Gone,
-                    JobState::Pending(_) | JobState::Running => {}
+                    JobState::Pending(reason) => restarted(ctx, source, handle, &mut restarts, reason).await,
+                    JobState::Running => restarted(ctx, source, handle, &mut restarts, None).await,
                 }
             }
             () = until_shutdown(&mut shutdown) => {
@@ -50,6 +55,23 @@ pub async fn follow(ctx: &TaskContext, source: Source, events: &Path, handle: &H
     // The job may have written its last lines just before it ended.
     ingest_now(ctx, source, events).await;
     followed
+}
+
+/// A run whose job the executor started again (requeued after preemption
+/// or a time limit) is on a new attempt, and its page says why.
+async fn restarted(ctx: &TaskContext, source: Source, handle: &Handle, seen: &mut u32, reason: Option<String>) {
+    let now = ctx.executor.restarts(handle).await;
+    if now <= *seen {
+        return;
+    }
+    *seen = now;
+    let Source::Run(run_id) = source else { return };
+    let why = format!("requeued by the executor (restart {now}){}", reason.map(|r| format!(": {r}")).unwrap_or_default());
+    tracing::info!(run = run_id, %handle, %why, "new attempt");
+    match store::runs::new_attempt(&ctx.db, run_id, &why).await {
+        Ok(()) => ctx.publish_run(run_id).await,
+        Err(e) => tracing::warn!(run = run_id, error = %e, "cannot record the new attempt"),
+    }
 }
 
 /// Cancels the job and waits for it to end, a little past the grace period

@@ -112,7 +112,8 @@ impl Scheduler {
             let config = ctx.paths.run_config(run.id);
             std::fs::write(&config, &run.config)?;
             let args = train_args(&config, &dir, &ctx.paths.datasets(), &device, run.resume);
-            ctx.executor.submit(JobSpec { name: format!("run-{}", run.id), dir, args, device: device.clone() }).await
+            let resources = serde_json::from_str::<advmix_protocol::RunConfig>(&run.config).map(|c| c.resources).unwrap_or_default();
+            ctx.executor.submit(JobSpec { name: format!("run-{}", run.id), dir, args, device: device.clone(), resources }).await
         };
         match submitted.await {
             Ok(job) => {
@@ -147,7 +148,8 @@ impl Scheduler {
                 device: &device,
                 dir: &dir,
             });
-            ctx.executor.submit(JobSpec { name: format!("eval-{}", job.id), dir, args, device: device.clone() }).await
+            let resources = Default::default();
+            ctx.executor.submit(JobSpec { name: format!("eval-{}", job.id), dir, args, device: device.clone(), resources }).await
         };
         match submitted.await {
             Ok(submitted) => {

@@ -29,6 +29,12 @@ pub fn plan_slots(report: Option<&DoctorReport>, gpus: Option<usize>, runs_per_g
     }
 }
 
+/// Slots for a cluster executor: `jobs` places named `slurm/K` on `device`.
+/// The cluster does the real placement; these only count what is submitted.
+pub fn cluster_slots(executor: &str, jobs: usize, device: &str) -> Vec<Slot> {
+    (0..jobs.max(1)).map(|k| Slot { name: format!("{executor}/{k}"), device: device.to_owned() }).collect()
+}
+
 /// What a slot is busy with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Job {

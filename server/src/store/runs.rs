@@ -332,6 +332,20 @@ pub async fn requeue(db: &SqlitePool, id: i64, resume: bool) -> sqlx::Result<boo
     Ok(done.rows_affected() == 1)
 }
 
+/// The executor started a running run's job again by itself: a new attempt,
+/// with why.
+pub async fn new_attempt(db: &SqlitePool, id: i64, why: &str) -> sqlx::Result<()> {
+    sqlx::query(AssertSqlSafe(format!(
+        "UPDATE runs SET attempt = attempt + 1, started_at = {NOW}, error = ? WHERE id = ? AND status = ?"
+    )))
+    .bind(why)
+    .bind(id)
+    .bind(RunStatus::Running)
+    .execute(db)
+    .await
+    .map(drop)
+}
+
 pub async fn set_handle(db: &SqlitePool, id: i64, handle: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE runs SET handle = ? WHERE id = ?").bind(handle).bind(id).execute(db).await.map(drop)
 }

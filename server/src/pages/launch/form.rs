@@ -540,6 +540,7 @@ pub fn to_spec(form: &FormValues) -> Result<SweepSpec, Vec<FieldError>> {
         base: Map::new(),
         parameters: Vec::new(),
         seeds: None,
+        resources: None,
         metric: None,
     };
     if method == SweepMethod::Random {

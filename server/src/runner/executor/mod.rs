@@ -9,6 +9,7 @@
 //! a process is found, asked to stop and killed.
 
 pub mod local;
+pub mod slurm;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -61,14 +62,19 @@ pub struct JobSpec {
     pub args: Vec<OsString>,
     /// `cpu` or `cuda:N`.
     pub device: String,
+    /// What the run asks a cluster for; executors without one ignore it.
+    pub resources: advmix_protocol::config::Resources,
 }
 
 /// How a job ended, as far as its executor knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Exit {
     Code(i32),
-    /// Ended by a signal, which the local executor can name.
+    /// Ended by a signal or by the cluster (time limit, node failure, out
+    /// of memory), in the executor's words.
     Killed(String),
+    /// Cancelled; the words say by whom.
+    Cancelled(String),
     /// It ended, but how is not known (a process this server did not start).
     Unknown,
 }
@@ -77,7 +83,7 @@ impl std::fmt::Display for Exit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Exit::Code(c) => write!(f, "exit code {c}"),
-            Exit::Killed(how) => f.write_str(how),
+            Exit::Killed(how) | Exit::Cancelled(how) => f.write_str(how),
             Exit::Unknown => f.write_str("an unknown exit status"),
         }
     }
@@ -114,6 +120,12 @@ pub trait Executor: Send + Sync {
 
     /// Where the job runs and in what state, for the run page.
     fn describe<'a>(&'a self, handle: &'a Handle) -> BoxFuture<'a, Placement>;
+
+    /// How many times the executor started the job again by itself (a
+    /// cluster's requeue after preemption): each restart is a new attempt.
+    fn restarts<'a>(&'a self, _handle: &'a Handle) -> BoxFuture<'a, u32> {
+        futures_util::FutureExt::boxed(std::future::ready(0))
+    }
 
     /// How many jobs it takes at once; `None` when the runner's slots decide.
     fn capacity(&self) -> Option<usize> {

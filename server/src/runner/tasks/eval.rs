@@ -41,6 +41,7 @@ async fn settle(ctx: &TaskContext, eval_id: i64, followed: &Followed) -> sqlx::R
         Followed::Ended(Exit::Unknown) | Followed::Gone | Followed::LeftRunning => {
             "the evaluation ended while the server was not watching and wrote no report; evaluate again".into()
         }
+        Followed::Ended(Exit::Cancelled(why)) => format!("the evaluation was cancelled: {why}"),
         Followed::Ended(exit) => format!("the evaluation failed ({exit}): {}", stderr_tail(&dir)),
     });
     tracing::info!(eval = eval_id, %reason, "evaluation failed");

@@ -46,7 +46,9 @@ pub fn outcome(followed: &Followed, terminal: Option<Event>) -> (RunStatus, Opti
         Followed::Ended(exit) => Some(exit),
     };
     match (exit, terminal) {
-        (None | Some(Exit::Code(0)), Some(Event::Finished(_))) => (RunStatus::Succeeded, Some(0), None),
+        (None | Some(Exit::Code(0) | Exit::Cancelled(_)), Some(Event::Finished(_))) => (RunStatus::Succeeded, Some(0), None),
+        // Cancelled outside the trainer's own stop: stopped, saying by whom.
+        (Some(Exit::Cancelled(why)), _) => (RunStatus::Stopped, None, Some(why.clone())),
         (None | Some(Exit::Code(0)), Some(Event::Stopped { reason })) => (RunStatus::Stopped, Some(0), Some(reason)),
         (Some(exit), terminal) => {
             let code = match exit {
