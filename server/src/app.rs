@@ -44,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         .route("/sweeps/{id}", get(pages::sweep::show))
         .route("/runs/{id}", get(pages::run::show))
         .route("/runs/{id}/log.txt", get(pages::run::log_text))
+        .route("/runs/{id}/job.sbatch", get(pages::run::job_script))
         .route("/runs/{id}/stop", post(pages::run::actions::stop))
         .route("/runs/{id}/resume", post(pages::run::actions::resume))
         .route("/runs/{id}/rerun", post(pages::run::actions::rerun))

@@ -247,6 +247,8 @@ struct Row {
     /// Mean training seconds per epoch, and over how many epochs.
     epoch_seconds: Option<f64>,
     timed_epochs: i64,
+    /// On a cluster: where the job is and why it waits (`PENDING (Priority)`).
+    placement: Option<String>,
 }
 
 impl Row {
@@ -344,19 +346,23 @@ pub async fn show(
     sweep_ids.sort_unstable();
     sweep_ids.dedup();
     let sweeps = store::sweeps::names(&db, &sweep_ids).await?;
-    let rows: Vec<Row> = runs
-        .into_iter()
-        .map(|run| {
-            let (epoch_seconds, timed_epochs) = times.get(&run.id).map_or((None, 0), |&(m, n)| (Some(m), n));
-            Row {
-                params: compact_params(&run.params),
-                sweep_name: run.sweep_id.and_then(|s| sweeps.get(&s).cloned()),
-                epoch_seconds,
-                timed_epochs,
-                run,
-            }
-        })
-        .collect();
+    let cluster = runner.executor_summary().await.is_some();
+    let mut rows: Vec<Row> = Vec::with_capacity(runs.len());
+    for run in runs {
+        let (epoch_seconds, timed_epochs) = times.get(&run.id).map_or((None, 0), |&(m, n)| (Some(m), n));
+        let placement = match &run.handle {
+            Some(handle) if cluster && run.status.is_live() => Some(runner.describe(handle).await.line()),
+            _ => None,
+        };
+        rows.push(Row {
+            params: compact_params(&run.params),
+            sweep_name: run.sweep_id.and_then(|s| sweeps.get(&s).cloned()),
+            epoch_seconds,
+            timed_epochs,
+            placement,
+            run,
+        });
+    }
 
     let max_id = store::runs::max_id(&db).await?;
     let any_runs = max_id > 0;
@@ -369,7 +375,10 @@ pub async fn show(
     } else {
         format!("{}–{} of {}", thousands(first), thousands(first + rows.len() as i64 - 1), thousands(total))
     };
-    let slots = runner.slots().iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+    let slots = match runner.executor_summary().await {
+        Some(summary) => summary,
+        None => runner.slots().iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+    };
     let clear = Form { sort: form.sort.clone(), order: form.order.clone(), ..Form::default() };
     render(&Home {
         headers: headers(&form, &query),

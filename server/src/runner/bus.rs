@@ -28,6 +28,16 @@ pub struct Placement {
     pub reason: Option<String>,
 }
 
+impl Placement {
+    /// `Slurm job 12 on node7 · PENDING (Priority)`.
+    pub fn line(&self) -> String {
+        match &self.reason {
+            Some(reason) => format!("{} · {} ({reason})", self.place, self.state),
+            None => format!("{} · {}", self.place, self.state),
+        }
+    }
+}
+
 /// A run's status changed: the run as it is now.
 #[derive(Clone, Debug, Serialize)]
 pub struct StatusChange {

@@ -105,6 +105,12 @@ impl Runner {
         self.0.ctx.executor.describe(&Handle(handle.to_owned())).await
     }
 
+    /// Where jobs go, in the executor's words, when it has more to say than
+    /// the slot names.
+    pub async fn executor_summary(&self) -> Option<String> {
+        self.0.ctx.executor.summary().await
+    }
+
     /// Announces run `run_id`'s current status on the bus.
     pub async fn publish_run(&self, run_id: i64) {
         self.0.ctx.publish_run(run_id).await;

@@ -27,6 +27,7 @@ use crate::store::checkpoints::{CheckpointRow, SampleRow};
 use crate::store::epochs::{EpochRow, METRICS};
 use crate::store::evals::EvalRow;
 use crate::store::runs::RunSummary;
+use crate::runner::executor::slurm::SCRIPT;
 use crate::store::{self, RunStatus};
 use view::{ConfigRow, command_line, config_rows, human_bytes, log_tail, sample_caption};
 
@@ -86,6 +87,8 @@ struct RunPage {
     command: Option<String>,
     /// Where the current attempt runs, in the executor's words.
     executor_line: Option<String>,
+    /// The Slurm batch script of a run on a cluster.
+    job_script: Option<String>,
     duration: Option<String>,
     eta: Option<String>,
     /// The last [`TABLE_EPOCHS`] epochs, oldest first.
@@ -155,13 +158,7 @@ pub async fn show(
     let checkpoints = store::checkpoints::of_run(&db, id).await?;
     let sample_list = store::checkpoints::samples_of_run(&db, id).await?;
     let executor_line = match &run.handle {
-        Some(handle) if run.status.is_live() => {
-            let p = runner.describe(handle).await;
-            Some(match p.reason {
-                Some(reason) => format!("{} · {} ({reason})", p.place, p.state),
-                None => format!("{} · {}", p.place, p.state),
-            })
-        }
+        Some(handle) if run.status.is_live() => Some(runner.describe(handle).await.line()),
         _ => None,
     };
 
@@ -213,6 +210,7 @@ pub async fn show(
         config: config_rows(&config, &params),
         command: Some(command_line(&paths, &compute, &run, extra.resume)),
         executor_line,
+        job_script: read_plain_file(&paths.run_dir(id).join(SCRIPT)).await,
         duration: extra.seconds.map(super::duration),
         eta,
         total_epochs_logged: epochs.len(),
@@ -233,6 +231,28 @@ pub async fn show(
         run,
     };
     Ok(render(&page)?.into_response())
+}
+
+/// The run's Slurm batch script (`job.sbatch`), as the cluster ran it; 404
+/// for runs another executor ran. A symlink planted in the run directory is
+/// not followed.
+pub async fn job_script(State(db): State<SqlitePool>, State(paths): State<Arc<Paths>>, Path(id): Path<i64>) -> Result<Response, AppError> {
+    store::runs::fetch(&db, id).await?;
+    let text = read_plain_file(&paths.run_dir(id).join(SCRIPT)).await.ok_or(AppError::NotFound)?;
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+        (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"run-{id}-job.sbatch\"")),
+    ];
+    Ok((headers, text).into_response())
+}
+
+/// A regular file's text (not through a symlink), or None.
+async fn read_plain_file(path: &std::path::Path) -> Option<String> {
+    let meta = tokio::fs::symlink_metadata(path).await.ok()?;
+    if !meta.is_file() || meta.len() > 1 << 20 {
+        return None;
+    }
+    tokio::fs::read_to_string(path).await.ok()
 }
 
 /// The end of the run's stderr log as plain text, from its first whole line;

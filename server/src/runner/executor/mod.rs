@@ -127,6 +127,12 @@ pub trait Executor: Send + Sync {
         futures_util::FutureExt::boxed(std::future::ready(0))
     }
 
+    /// A line for the home page on where jobs go and how many wait or run;
+    /// `None` when the slots say it all.
+    fn summary(&self) -> BoxFuture<'_, Option<String>> {
+        futures_util::FutureExt::boxed(std::future::ready(None))
+    }
+
     /// How many jobs it takes at once; `None` when the runner's slots decide.
     fn capacity(&self) -> Option<usize> {
         None

@@ -448,6 +448,26 @@ impl Executor for SlurmExecutor {
         .boxed()
     }
 
+    fn summary(&self) -> BoxFuture<'_, Option<String>> {
+        async move {
+            let (mut pending, mut running) = (0, 0);
+            for seen in self.snapshot.lock().await.jobs.values() {
+                match seen.state.as_str() {
+                    "PENDING" | "CONFIGURING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED" => pending += 1,
+                    "RUNNING" | "COMPLETING" => running += 1,
+                    _ => {}
+                }
+            }
+            let partition = self.config.partition.as_deref().map_or_else(|| "the default partition".to_owned(), |p| format!("partition {p}"));
+            let gres = self.config.gres.as_deref().map(|g| format!(", {g} per job")).unwrap_or_default();
+            Some(format!(
+                "Slurm, {partition}{gres}: {pending} pending, {running} running, at most {} submitted at once",
+                self.config.max_jobs
+            ))
+        }
+        .boxed()
+    }
+
     fn capacity(&self) -> Option<usize> {
         Some(self.config.max_jobs)
     }
