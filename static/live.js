@@ -1,7 +1,7 @@
 /*
  * advmix live updates: the server's event streams and JSON fetches.
  *
- * advmix.live(url, onEvent, {onReconnect}) -> {close()}
+ * advmix.live(url, onEvent, {onReconnect, named}) -> {close()}
  *   Follows an SSE stream of the server (/api/v1/runs/{id}/events for one
  *   run, /api/v1/events for all; docs/api.md). Each message is parsed and
  *   passed on as onEvent({run_id, event}), where event is one trainer event
@@ -10,6 +10,8 @@
  *   restarts, the network blinks) it reconnects by itself, waiting 0.25 s,
  *   then longer up to 4 s between tries, and calls onReconnect() once the
  *   stream is back so that the page can refetch what it missed.
+ *   named maps the stream's other message kinds to handlers of their parsed
+ *   data: {status(data), eval_status(data)} (docs/api.md, live events).
  *
  * advmix.fetchJson(url, init?) -> Promise of the parsed body (null when empty)
  *   init is fetch's; a plain-object body is sent as JSON. On a non-2xx
@@ -25,6 +27,7 @@
 
   advmix.live = function (url, onEvent, options) {
     const onReconnect = (options && options.onReconnect) || null;
+    const named = Object.assign({ run: onEvent }, (options && options.named) || {});
     let source = null;
     let timer = null;
     let closed = false;
@@ -43,15 +46,17 @@
           if (onReconnect) onReconnect();
         }
       });
-      source.addEventListener("run", (message) => {
-        let data;
-        try {
-          data = JSON.parse(message.data);
-        } catch (e) {
-          return; // not one of ours; the stream goes on
-        }
-        onEvent(data);
-      });
+      for (const [kind, handler] of Object.entries(named)) {
+        source.addEventListener(kind, (message) => {
+          let data;
+          try {
+            data = JSON.parse(message.data);
+          } catch (e) {
+            return; // not one of ours; the stream goes on
+          }
+          handler(data);
+        });
+      }
       // EventSource retries on its own only after some failures, and only
       // after the delay the browser picks; taking over gives one behaviour.
       source.addEventListener("error", () => {

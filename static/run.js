@@ -3,10 +3,12 @@
  * sample grid picker. The page is complete without this script; it draws
  * the charts and keeps everything current from the run's event stream.
  *
- * Parts of the page that the server renders (header and actions, epoch
- * table, checkpoints, samples) are refreshed by fetching the page again and
- * swapping those sections, so the markup has one source: templates/run.html.
- * Charts and the epoch count follow each `epoch` event directly.
+ * Everything follows the run's event stream without reloading: `run`
+ * messages (epochs into the charts and the epoch table), `status` messages
+ * (the header, its facts and actions), `eval_status` messages, and on a
+ * checkpoint, evaluation or sample event the tables' JSON, read once per
+ * burst. After a dropped stream (a server restart) it reads the run again
+ * and catches up. No timer polls the server.
  */
 (function () {
   "use strict";
@@ -18,13 +20,9 @@
 
   const run = JSON.parse(page.dataset.run);
   const runId = run.id;
-  const pageUrl = `/runs/${runId}`;
   const LIVE = new Set(["queued", "running"]);
-  const LOG_POLL_MS = 2000;
-  const EPOCH_FIELDS = [
-    "epoch", "lr", "train_loss", "train_acc", "train_clean_loss", "train_clean_acc", "test_clean_loss",
-    "test_clean_acc", "test_pgd_loss", "test_pgd_acc", "epoch_seconds", "images_per_second",
-  ];
+  // The metric names come from the server (protocol's EpochMetrics::FIELDS).
+  const EPOCH_FIELDS = run.metric_fields;
 
   let metrics = run.metrics.slice().sort((a, b) => a.epoch - b.epoch);
   let status = run.status;
@@ -118,91 +116,337 @@
     }
   }
 
-  // ---- server-rendered sections ---------------------------------------------
+  // ---- the header, from the run as the server reports it --------------------
 
-  const pending = new Set();
-  let refreshTimer = null;
-  let refreshing = false;
+  const $ = (id) => document.getElementById(id);
+  const pct = (v) => (typeof v === "number" ? (v * 100).toFixed(1) : "—");
+  let startedAt = run.started_at || null;
 
-  /** Refetches the page soon and swaps the sections with these ids. */
-  function refresh(ids, delay) {
-    ids.forEach((id) => pending.add(id));
-    if (refreshTimer != null) return;
-    refreshTimer = setTimeout(doRefresh, delay == null ? 150 : delay);
+  /** An element with text, built without parsing markup. */
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v == null || v === false) continue;
+      if (k === "className") node.className = v;
+      else node.setAttribute(k, v === true ? "" : String(v));
+    }
+    if (text != null) node.textContent = String(text);
+    return node;
   }
 
-  async function doRefresh() {
-    refreshTimer = null;
-    if (refreshing) {
-      refresh([], 300);
-      return;
-    }
-    const ids = Array.from(pending);
-    pending.clear();
-    if (!ids.length) return;
-    refreshing = true;
-    try {
-      const response = await fetch(pageUrl, { headers: { Accept: "text/html" } });
-      if (response.status === 404) {
-        // Deleted elsewhere: the run page no longer has anything to show.
-        window.location.assign("/");
-        return;
-      }
-      if (!response.ok) throw new Error(String(response.status));
-      const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
-      for (const id of ids) swap(id, fresh);
-      const header = document.getElementById("run-header");
-      if (header) setStatus(header.dataset.status);
-    } catch (e) {
-      ids.forEach((id) => pending.add(id));
-      refresh([], 2000);
-    } finally {
-      refreshing = false;
-    }
+  function stat(id, value, suffix) {
+    const dd = $(id);
+    if (!dd) return;
+    dd.replaceChildren(el("span", { className: "stat" }, pct(value)));
+    if (typeof value === "number") dd.append(" %");
+    if (suffix) dd.append(" ", el("span", { className: "muted" }, suffix));
   }
 
-  function swap(id, fresh) {
-    const old = document.getElementById(id);
-    const replacement = fresh.getElementById(id);
-    if (!old || !replacement) return;
-    // An older grid the reader picked stays; the picker gains the new epoch on reload.
-    if (id === "run-samples" && !viewingLatestSample()) return;
-    // Keep what the reader opened: the delete confirmation, the command line.
-    const open = new Set(Array.from(old.querySelectorAll("details[open]"), (d) => d.className));
-    const node = document.importNode(replacement, true);
-    node.querySelectorAll("details").forEach((d) => {
-      if (open.has(d.className)) d.open = true;
+  function fact(id, show, fill) {
+    const row = $(id);
+    if (!row) return;
+    row.hidden = !show;
+    const dd = row.querySelector("dd");
+    if (show && dd && fill) fill(dd);
+  }
+
+  function timeNode(iso) {
+    const t = el("time", { datetime: iso }, iso);
+    localizeTimes(t.parentNode || { querySelectorAll: () => [t] });
+    return t;
+  }
+
+  /** Applies the run as `GET /api/v1/runs/{id}` or a `status` message has it. */
+  function applyRun(r) {
+    if (!r || r.id !== runId) return;
+    const header = $("run-header");
+    if (header) header.dataset.status = r.status;
+    const badge = $("run-status");
+    if (badge) {
+      badge.textContent = r.status;
+      badge.className = `status status-${r.status}`;
+    }
+    epochsDone = Math.max(r.epochs_done || 0, 0);
+    autoattack = r.autoattack_acc;
+    autoattackEpoch = r.autoattack_epoch;
+    stat("stat-best", r.best_robust_acc, r.best_epoch != null ? `at epoch ${r.best_epoch}` : null);
+    stat("stat-clean", r.final_clean_acc);
+    stat("stat-robust", r.final_robust_acc);
+    stat("stat-aa", r.autoattack_acc);
+    startedAt = r.started_at;
+    const live = LIVE.has(r.status);
+    fact("fact-started", r.status !== "queued" && r.started_at, (dd) => dd.replaceChildren(timeNode(r.started_at)));
+    fact("fact-finished", r.status !== "queued" && r.finished_at, (dd) => dd.replaceChildren(timeNode(r.finished_at)));
+    fact("fact-device", true, (dd) => {
+      dd.replaceChildren(r.device ? r.device : el("span", { className: "muted" }, "assigned when a slot is free"));
+      if (r.slot) dd.append(" ", el("span", { className: "muted" }, `(slot ${r.slot})`));
     });
-    old.replaceWith(node);
-    localizeTimes(node);
+    const where = r.executor;
+    fact("fact-executor", live && where, (dd) => {
+      dd.textContent = `${where.where} · ${where.state}${where.reason ? ` (${where.reason})` : ""}`;
+    });
+    fact("fact-attempt", true, (dd) => (dd.textContent = r.attempt));
+    fact("fact-priority", true, (dd) => (dd.textContent = r.priority));
+    fact("fact-handle", r.handle != null, (dd) => (dd.textContent = r.handle));
+    fact("fact-exit", r.exit_code != null, (dd) => (dd.textContent = r.exit_code));
+    const failure = r.status === "failed" || r.status === "lost";
+    fact("fact-error", r.error != null, (dd) => {
+      dd.textContent = r.error;
+      dd.className = failure ? "run-error" : "";
+      const dt = dd.previousElementSibling;
+      if (dt) dt.textContent = failure ? "error" : "reason";
+    });
+    if (!live) {
+      const eta = $("fact-eta");
+      if (eta) eta.hidden = true;
+      const etaLine = $("run-eta");
+      if (etaLine) etaLine.hidden = true;
+    }
+    const show = (id, on) => {
+      const node = $(id);
+      if (node) node.hidden = !on;
+    };
+    show("action-stop", live);
+    show("action-resume", ["failed", "stopped", "lost"].includes(r.status));
+    show("run-delete", r.status !== "running");
+    show("run-delete-hint", r.status === "running");
+    const resume = document.querySelector("#action-resume button");
+    if (resume) resume.textContent = r.resume_from_checkpoint ? "Resume from checkpoint" : "Resume (starts over)";
+    setStatus(r.status);
+    tickDuration();
+    redraw();
+    showEpochs();
   }
 
   function setStatus(next) {
     if (!next || next === status) return;
-    const wasLive = LIVE.has(status);
     status = next;
     // "Stopping…" and the like described the moment of the action, not now.
-    const notice = document.getElementById("run-notice");
+    const notice = $("run-notice");
     if (notice && !notice.classList.contains("notice-error")) notice.remove();
-    if (wasLive && !LIVE.has(status)) {
-      // A stop or failure writes a last checkpoint and log lines.
-      refresh(["run-checkpoints", "run-samples", "run-metrics"]);
-      pollLog();
-    }
-    if (LIVE.has(status)) scheduleLog();
+    // A stop or failure writes a last checkpoint, sample grid and log lines.
+    refreshTables();
+    refreshSamples();
+    pollLog();
   }
 
-  // The trainer's last event arrives just before the server records how the
-  // run ended, so look again until the status has settled.
-  let settleTries = 0;
-  function settle() {
-    settleTries = 20;
-    const again = () => {
-      if (!LIVE.has(status) || settleTries-- <= 0) return;
-      refresh(["run-header"], 0);
-      setTimeout(again, 1000);
-    };
-    setTimeout(again, 300);
+  // The elapsed clock ticks between events; the server's value is only the
+  // starting point. Ended runs keep the duration the server computed.
+  function tickDuration() {
+    const row = $("fact-duration");
+    if (!row) return;
+    const value = row.querySelector(".value");
+    const dt = row.querySelector("dt");
+    if (status === "running" && startedAt) {
+      const seconds = Math.max(0, (Date.now() - Date.parse(startedAt)) / 1000);
+      if (value) value.textContent = advmix.duration ? advmix.duration(seconds) : durationText(seconds);
+      if (dt) dt.textContent = "running for";
+      row.hidden = false;
+    } else if (dt && status !== "running") {
+      dt.textContent = "took";
+    }
+  }
+  setInterval(() => {
+    if (status === "running") tickDuration();
+  }, 1000);
+
+  function durationText(s) {
+    s = Math.round(s);
+    if (s < 60) return `${s} s`;
+    if (s < 3600) return `${Math.floor(s / 60)} min`;
+    if (s < 86400) return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+    return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+  }
+
+  async function reloadRun() {
+    try {
+      applyRun(await advmix.fetchJson(`/api/v1/runs/${runId}`));
+    } catch (e) {
+      // Deleted elsewhere: the run page no longer has anything to show.
+      if (e.status === 404) window.location.assign("/");
+    }
+  }
+
+  // ---- the epoch table ----------------------------------------------------------
+
+  const TABLE_EPOCHS = 20;
+
+  function epochRow(m) {
+    const tr = el("tr", { "data-epoch": m.epoch });
+    const cells = [
+      m.epoch, m.lr.toFixed(4), m.train_loss.toFixed(4), m.train_clean_loss.toFixed(4), pct(m.train_acc),
+      pct(m.test_clean_acc), pct(m.test_pgd_acc), m.epoch_seconds.toFixed(1), m.images_per_second.toFixed(0),
+    ];
+    for (const text of cells) tr.append(el("td", { className: "num" }, text));
+    return tr;
+  }
+
+  function showTable() {
+    const body = $("metrics-rows");
+    if (!body) return;
+    const shown = metrics.slice(-TABLE_EPOCHS);
+    body.replaceChildren(...shown.map(epochRow));
+    const wrap = body.closest(".table-wrap");
+    if (wrap) wrap.hidden = shown.length === 0;
+    const empty = $("metrics-empty");
+    if (empty) empty.hidden = shown.length > 0;
+    const note = $("metrics-note");
+    if (note) {
+      note.hidden = metrics.length <= shown.length;
+      note.firstChild.textContent = `The last ${shown.length} of `;
+    }
+    const total = $("metrics-total");
+    if (total) total.textContent = metrics.length;
+  }
+
+  // ---- checkpoints and evaluations, from their JSON -----------------------------
+
+  const csrf = () => {
+    const input = document.querySelector('input[name="csrf"]');
+    return input ? input.value : "";
+  };
+  const evalPoints = () => {
+    const input = document.querySelector('.evaluate-form input[name="n"]');
+    return input ? input.value : "1000";
+  };
+  const human = (bytes) => {
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let v = bytes;
+    let u = 0;
+    while (v >= 1024 && u < units.length - 1) {
+      v /= 1024;
+      u += 1;
+    }
+    return u === 0 ? `${bytes} B` : `${v.toFixed(1)} ${units[u]}`;
+  };
+
+  function checkpointRow(c, points) {
+    const tr = el("tr", { "data-checkpoint-id": c.id, "data-kind": c.kind });
+    tr.append(el("td", { className: "num" }, c.epoch), el("td", {}, c.kind), el("td", { className: "num", title: `${c.bytes} bytes` }, human(c.bytes)));
+    tr.append(el("td", { className: "sha256", title: c.sha256 }, c.sha256));
+    const link = el("a", { className: "download", href: `/api/v1/checkpoints/${c.id}/download`, download: true }, "Download");
+    tr.append(el("td").appendChild(link).parentNode);
+    const form = el("form", { method: "post", action: `/checkpoints/${c.id}/evaluate`, className: "evaluate-form" });
+    form.append(el("input", { type: "hidden", name: "csrf", value: csrf() }));
+    form.append(el("label", { className: "visually-hidden", for: `attack-${c.id}` }, "Attack"));
+    const select = el("select", { id: `attack-${c.id}`, name: "attack" });
+    for (const [value, label] of [["aa-fast", "AutoAttack (fast)"], ["aa-standard", "AutoAttack (standard)"], ["pgd", "PGD-20"]]) {
+      select.append(el("option", { value, selected: value === "aa-fast" }, label));
+    }
+    form.append(select);
+    form.append(el("label", { className: "visually-hidden", for: `points-${c.id}` }, "Points"));
+    form.append(el("input", { id: `points-${c.id}`, name: "n", type: "number", min: 1, max: 10000, value: points, title: "test points" }));
+    form.append(el("button", { type: "submit", className: "secondary" }, "Evaluate"));
+    tr.append(el("td").appendChild(form).parentNode);
+    return tr;
+  }
+
+  function evalProgress(e) {
+    if (e.attack_index == null || e.attack_of == null || e.robust_left == null || !e.attack) return null;
+    return `attack ${e.attack_index} of ${e.attack_of} (${e.attack}) done, ${e.robust_left} of ${e.n} points still robust`;
+  }
+
+  function evalRow(e) {
+    const tr = el("tr", { "data-eval-id": e.id, "data-status": e.status });
+    tr.append(el("td", {}, e.suite), el("td", {}, e.source === "final" ? "final stage" : "job"));
+    tr.append(el("td", { className: "num" }, e.epoch == null ? "—" : e.epoch), el("td", { className: "num" }, e.n));
+    const cell = el("td");
+    cell.append(el("span", { className: `status status-${e.status}` }, e.status));
+    const progress = e.status === "running" ? evalProgress(e) : null;
+    if (progress) cell.append(" ", el("span", { className: "muted eval-progress" }, progress));
+    if (e.error) cell.append(" ", el("span", { className: "eval-error" }, e.error));
+    tr.append(cell, el("td", { className: "num" }, pct(e.clean_acc)), el("td", { className: "num" }, pct(e.robust_acc)));
+    const steps = (e.attacks || []).map((a) => `${a.attack} ${pct(a.robust_acc)} (${Math.round(a.seconds)} s)`).join(" · ");
+    tr.append(el("td", { className: "muted" }, steps));
+    return tr;
+  }
+
+  /** Fills a table body from rows, showing it or its empty note. */
+  function fill(bodyId, emptyId, rows) {
+    const body = $(bodyId);
+    if (!body) return;
+    body.replaceChildren(...rows);
+    const wrap = body.closest(".table-wrap");
+    if (wrap) wrap.hidden = rows.length === 0;
+    const empty = $(emptyId);
+    if (empty) empty.hidden = rows.length > 0;
+  }
+
+  let tablesTimer = null;
+  /** One fetch per burst of events: a checkpoint and an eval often come together. */
+  function refreshTables() {
+    if (tablesTimer != null) return;
+    tablesTimer = setTimeout(async () => {
+      tablesTimer = null;
+      try {
+        const points = evalPoints();
+        const [checkpoints, evals] = await Promise.all([
+          advmix.fetchJson(`/api/v1/runs/${runId}/checkpoints`),
+          advmix.fetchJson(`/api/v1/runs/${runId}/evals`),
+        ]);
+        fill("checkpoint-rows", "checkpoints-empty", checkpoints.map((c) => checkpointRow(c, points)));
+        fill("eval-rows", "evals-empty", evals.map(evalRow));
+      } catch (e) {
+        // The next event or reconnect tries again.
+      }
+    }, 200);
+  }
+
+  function upsertEval(e) {
+    const body = $("eval-rows");
+    if (!body) return refreshTables();
+    const old = body.querySelector(`tr[data-eval-id="${e.id}"]`);
+    if (old) old.replaceWith(evalRow(e));
+    else refreshTables();
+  }
+
+  // ---- sample grids, from their JSON ----------------------------------------------
+
+  async function refreshSamples() {
+    let samples;
+    try {
+      samples = await advmix.fetchJson(`/api/v1/runs/${runId}/samples`);
+    } catch (e) {
+      return;
+    }
+    if (!samples.length) return;
+    const section = $("run-samples");
+    if (!section) return;
+    const following = viewingLatestSample();
+    let select = $("sample-epoch");
+    if (!select) {
+      const head = section.querySelector(".panel-head");
+      const form = el("form", { method: "get", action: `/runs/${runId}`, className: "sample-picker", id: "sample-picker" });
+      form.append(el("label", { for: "sample-epoch" }, "Epoch"));
+      select = el("select", { id: "sample-epoch", name: "samples" });
+      form.append(select);
+      if (head) head.append(form);
+    }
+    const chosen = following ? null : select.value;
+    select.replaceChildren(...samples.map((s) => el("option", { value: s.epoch, "data-url": s.url }, s.epoch)));
+    select.value = chosen != null ? chosen : String(samples[samples.length - 1].epoch);
+    let image = $("sample-image");
+    if (!image) {
+      const empty = section.querySelector(".empty");
+      const caption = empty ? "" : "";
+      const figure = el("figure", { className: "sample-grid" });
+      image = el("img", { id: "sample-image", alt: "Sample grid at epoch 0: clean images, training inputs and PGD examples" });
+      const figcaption = el("figcaption");
+      figcaption.append(el("strong", { id: "sample-caption-epoch" }, "Epoch 0."), caption);
+      figure.append(image, figcaption);
+      if (empty) empty.replaceWith(figure);
+      else section.append(figure);
+    }
+    if (following || !image.getAttribute("src")) showSample(select.options[select.selectedIndex]);
+  }
+
+  function showSample(option) {
+    const image = $("sample-image");
+    const caption = $("sample-caption-epoch");
+    if (!option || !image) return;
+    image.src = option.dataset.url;
+    image.alt = image.alt.replace(/epoch \d+/, `epoch ${option.value}`);
+    if (caption) caption.textContent = `Epoch ${option.value}.`;
   }
 
   // ---- live events -------------------------------------------------------------
@@ -217,91 +461,105 @@
     switch (event.type) {
       case "epoch":
         addEpoch(event);
-        refresh(["run-header", "run-metrics"], 500);
-        // The trainer logs the epoch's line right after the event.
-        setTimeout(pollLog, 300);
+        showTable();
+        pollLog();
         break;
       case "checkpoint":
-        refresh(["run-checkpoints", "run-header"]);
+        refreshTables();
         break;
       case "samples":
-        refresh(["run-samples"]);
+        refreshSamples();
         break;
       case "started":
-        refresh(["run-header"]);
-        scheduleLog();
+        pollLog();
         break;
       case "finished":
       case "failed":
       case "stopped":
         reloadMetrics();
-        refresh(["run-header", "run-checkpoints", "run-samples", "run-metrics"]);
-        settle();
+        pollLog();
         break;
       case "eval_progress":
-        refresh(["run-evals"]);
-        break;
       case "eval":
-        reloadMetrics();
-        refresh(["run-header", "run-evals"]);
+        refreshTables();
+        if (event.type === "eval") reloadRun();
+        pollLog();
         break;
       default:
-        // `status` and anything newer: the header shows the run as it is.
-        refresh(["run-header"]);
+        break;
     }
   }
 
   advmix.live(`/api/v1/runs/${runId}/events`, onEvent, {
+    named: {
+      status(message) {
+        if (message && message.run_id === runId) applyRun(message.run);
+      },
+      eval_status(message) {
+        if (message && message.run_id === runId && message.eval) upsertEval(message.eval);
+      },
+    },
+    // Back after the stream dropped (a server restart): catch up on what
+    // happened meanwhile, from where the page was.
     onReconnect() {
-      reloadMetrics();
-      refresh(["run-header", "run-metrics", "run-checkpoints", "run-samples", "run-evals"]);
+      reloadRun();
+      reloadMetrics().then(showTable);
+      refreshTables();
+      refreshSamples();
       pollLog();
     },
   });
 
   // ---- log tail ----------------------------------------------------------------
 
-  const log = () => document.getElementById("log");
-  let logTimer = null;
+  const log = () => $("log");
+  let logBusy = false;
+  let logAgain = false;
+  let logLast = 0;
 
-  function atBottom(el) {
-    return el.scrollHeight - el.scrollTop - el.clientHeight < 8;
+  function atBottom(node) {
+    return node.scrollHeight - node.scrollTop - node.clientHeight < 8;
   }
 
+  /** Reads the log tail when an event says it grew, at most once a second. */
   async function pollLog() {
-    const el = log();
-    if (!el) return;
+    const wait = 1000 - (Date.now() - logLast);
+    if (logBusy || wait > 0) {
+      if (!logAgain) {
+        logAgain = true;
+        setTimeout(() => {
+          logAgain = false;
+          pollLog();
+        }, Math.max(wait, 250));
+      }
+      return;
+    }
+    const node = log();
+    if (!node) return;
+    logBusy = true;
+    logLast = Date.now();
     try {
       // The server cuts the tail at a whole line, and answers empty (not
       // an error) before the trainer has written anything.
       const response = await fetch(`/runs/${runId}/log.txt`);
       if (!response.ok) return;
       const text = await response.text();
-      if (text === "" || text === el.textContent) return;
-      const follow = el.hidden || atBottom(el);
-      el.textContent = text;
-      el.hidden = false;
-      const empty = document.getElementById("log-empty");
+      if (text === "" || text === node.textContent) return;
+      const follow = node.hidden || atBottom(node);
+      node.textContent = text;
+      node.hidden = false;
+      const empty = $("log-empty");
       if (empty) empty.hidden = true;
-      if (follow) el.scrollTop = el.scrollHeight;
+      if (follow) node.scrollTop = node.scrollHeight;
     } catch (e) {
-      // Try again on the next tick.
+      // The next event tries again.
+    } finally {
+      logBusy = false;
     }
-  }
-
-  function scheduleLog() {
-    if (logTimer != null) return;
-    const tick = async () => {
-      logTimer = null;
-      if (!document.hidden) await pollLog();
-      if (LIVE.has(status)) logTimer = setTimeout(tick, LOG_POLL_MS);
-    };
-    logTimer = setTimeout(tick, status === "running" ? 0 : LOG_POLL_MS);
   }
 
   const initialLog = log();
   if (initialLog) initialLog.scrollTop = initialLog.scrollHeight;
-  if (LIVE.has(status)) scheduleLog();
 
   // ---- sample grids --------------------------------------------------------------
 
@@ -314,12 +572,7 @@
     const select = e.target;
     if (!(select instanceof HTMLSelectElement) || select.id !== "sample-epoch") return;
     const option = select.options[select.selectedIndex];
-    const image = document.getElementById("sample-image");
-    const caption = document.getElementById("sample-caption-epoch");
-    if (!option || !image) return;
-    image.src = option.dataset.url;
-    image.alt = image.alt.replace(/epoch \d+/, `epoch ${option.value}`);
-    if (caption) caption.textContent = `Epoch ${option.value}.`;
+    showSample(option);
     const url = new URL(window.location.href);
     url.searchParams.set("samples", option.value);
     url.searchParams.delete("notice");

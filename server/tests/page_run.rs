@@ -197,9 +197,11 @@ async fn shows_header_config_metrics_and_checkpoints(db: SqlitePool) {
     assert!(body.contains(r#"<a class="download" href="/api/v1/checkpoints/1/download" download>"#));
     assert!(body.contains("373.5 KiB"));
     // Actions fitting a running run: stop, no resume, no delete; re-run and clone.
-    assert!(body.contains(r#"action="/runs/1/stop""#));
-    assert!(!body.contains(r#"action="/runs/1/resume""#));
-    assert!(!body.contains(r#"action="/runs/1/delete""#));
+    // Every action is in the page, so that the live status can show it;
+    // those that do not apply now are hidden.
+    assert!(body.contains(r#"action="/runs/1/stop" id="action-stop">"#));
+    assert!(body.contains(r#"action="/runs/1/resume" id="action-resume" hidden>"#));
+    assert!(body.contains(r#"id="run-delete" hidden>"#));
     assert!(body.contains("Stop the run to delete it."));
     assert!(body.contains(r#"action="/runs/1/rerun""#));
     assert!(body.contains(r#"href="/launch?from=1""#));
@@ -220,8 +222,8 @@ async fn an_ended_run_offers_resume_and_delete(db: SqlitePool) {
         .await
         .unwrap();
     let body = env.get(&format!("/runs/{id}")).await.text();
-    assert!(!body.contains(r#"action="/runs/1/stop""#));
-    assert!(body.contains(r#"action="/runs/1/resume""#));
+    assert!(body.contains(r#"action="/runs/1/stop" id="action-stop" hidden>"#));
+    assert!(body.contains(r#"action="/runs/1/resume" id="action-resume">"#));
     assert!(body.contains("Resume (starts over)"), "no resume checkpoint yet");
     assert!(body.contains(r#"action="/runs/1/delete""#));
     assert!(body.contains(r#"<details class="run-delete" id="run-delete">"#), "delete asks again first");
