@@ -150,10 +150,12 @@
     if (show && dd && fill) fill(dd);
   }
 
+  /** A <time> in the reader's locale, as the page's own are. */
   function timeNode(iso) {
-    const t = el("time", { datetime: iso }, iso);
-    localizeTimes(t.parentNode || { querySelectorAll: () => [t] });
-    return t;
+    const holder = el("span");
+    holder.append(el("time", { datetime: iso }, iso));
+    localizeTimes(holder);
+    return holder.firstChild;
   }
 
   /** Applies the run as `GET /api/v1/runs/{id}` or a `status` message has it. */
@@ -239,7 +241,7 @@
     const dt = row.querySelector("dt");
     if (status === "running" && startedAt) {
       const seconds = Math.max(0, (Date.now() - Date.parse(startedAt)) / 1000);
-      if (value) value.textContent = advmix.duration ? advmix.duration(seconds) : durationText(seconds);
+      if (value) value.textContent = durationText(seconds);
       if (dt) dt.textContent = "running for";
       row.hidden = false;
     } else if (dt && status !== "running") {
@@ -428,11 +430,10 @@
     let image = $("sample-image");
     if (!image) {
       const empty = section.querySelector(".empty");
-      const caption = empty ? "" : "";
       const figure = el("figure", { className: "sample-grid" });
       image = el("img", { id: "sample-image", alt: "Sample grid at epoch 0: clean images, training inputs and PGD examples" });
       const figcaption = el("figcaption");
-      figcaption.append(el("strong", { id: "sample-caption-epoch" }, "Epoch 0."), caption);
+      figcaption.append(el("strong", { id: "sample-caption-epoch" }, "Epoch 0."), ` ${run.sample_caption || ""}`);
       figure.append(image, figcaption);
       if (empty) empty.replaceWith(figure);
       else section.append(figure);

@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use advmix_protocol::{Event, EventLine, RunConfig};
+use advmix_protocol::RunConfig;
 use advmix_server::compute::Compute;
 use advmix_server::runner::executor::local::LocalExecutor;
 use advmix_server::runner::executor::{Executor, Handle, JobState};
@@ -49,17 +48,6 @@ async fn wait_for(db: &SqlitePool, id: i64, limit: Duration, done: impl Fn(&Row)
     }
 }
 
-fn epochs_in_file(run_dir: &Path) -> Vec<u32> {
-    std::fs::read_to_string(run_dir.join("events.jsonl"))
-        .unwrap()
-        .lines()
-        .filter_map(|l| match serde_json::from_str::<EventLine>(l).unwrap().event {
-            Event::Epoch(m) => Some(m.epoch),
-            _ => None,
-        })
-        .collect()
-}
-
 fn unavailable() -> Compute {
     Compute::Unavailable { trainer: "".into(), reason: "".into() }
 }
@@ -84,7 +72,7 @@ async fn a_killed_trainer_leaves_a_failed_run_with_its_metrics(db: SqlitePool) {
     assert!(error.contains("SIGKILL"), "{error}");
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM epochs WHERE run_id = ?").bind(id).fetch_one(&db).await.unwrap();
     assert!(stored >= 1 && stored == epochs_done, "the metrics it reported are kept: {stored}");
-    assert_eq!(epochs_in_file(&data.path().join("runs").join(id.to_string())).len() as i64, stored);
+    assert_eq!(common::epochs_in_file(&data.path().join("runs").join(id.to_string())).len() as i64, stored);
 
     stop.send(true).unwrap();
     scheduling.await.unwrap();
@@ -118,7 +106,7 @@ async fn a_restarted_server_follows_the_run_to_the_end(db: SqlitePool) {
 
     let stored: Vec<i64> = sqlx::query_scalar("SELECT epoch FROM epochs WHERE run_id = ? ORDER BY epoch").bind(id).fetch_all(&db).await.unwrap();
     assert_eq!(stored, (1..=i64::from(epochs)).collect::<Vec<_>>(), "no epoch missing or duplicated");
-    let in_file = epochs_in_file(&data.path().join("runs").join(id.to_string()));
+    let in_file = common::epochs_in_file(&data.path().join("runs").join(id.to_string()));
     assert_eq!(in_file, (1..=epochs).collect::<Vec<_>>());
 
     stop_second.send(true).unwrap();

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use advmix_protocol::{Event, EventLine};
 use advmix_server::AppState;
 use advmix_server::compute::Compute;
 use advmix_server::runner::executor::slurm::{SlurmConfig, SlurmExecutor};
@@ -141,17 +140,6 @@ fn sweep(name: &str, epochs: u32, extra: &str) -> String {
     )
 }
 
-fn epochs_in_file(data: &Path, id: i64) -> Vec<u32> {
-    std::fs::read_to_string(data.join("runs").join(id.to_string()).join("events.jsonl"))
-        .unwrap()
-        .lines()
-        .filter_map(|l| match serde_json::from_str::<EventLine>(l).unwrap().event {
-            Event::Epoch(m) => Some(m.epoch),
-            _ => None,
-        })
-        .collect()
-}
-
 async fn stored_epochs(db: &SqlitePool, id: i64) -> Vec<i64> {
     sqlx::query_scalar("SELECT epoch FROM epochs WHERE run_id = ? ORDER BY epoch").bind(id).fetch_all(db).await.unwrap()
 }
@@ -217,7 +205,7 @@ async fn runs_and_evaluations_on_a_real_slurm_cluster(db: SqlitePool) {
         let epochs = run["epochs"].as_i64().unwrap() as u32;
         let stored = stored_epochs(&db, id).await;
         assert_eq!(stored, (1..=i64::from(epochs)).collect::<Vec<_>>(), "run {id}: no epoch missing or duplicated");
-        assert_eq!(epochs_in_file(data.path(), id), (1..=epochs).collect::<Vec<_>>(), "run {id}: the file agrees");
+        assert_eq!(common::epochs_in_file(&data.path().join("runs").join(id.to_string())), (1..=epochs).collect::<Vec<_>>(), "run {id}: the file agrees");
     }
     assert_eq!(second.run(requeued).await["attempt"], 2, "the requeue was one more attempt");
     let log = std::fs::read_to_string(data.path().join(format!("runs/{requeued}/stderr.log"))).unwrap();

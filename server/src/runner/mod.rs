@@ -74,10 +74,6 @@ impl Runner {
         self.0.slots.all()
     }
 
-    pub fn busy_count(&self) -> usize {
-        self.0.slots.busy_count()
-    }
-
     /// The slot a run holds now, if any.
     pub fn slot_of_run(&self, run_id: i64) -> Option<Slot> {
         self.0.slots.of(Job::Run(run_id)).cloned()

@@ -110,6 +110,18 @@ pub fn ready(db: SqlitePool) -> AppState {
     state(db, Compute::Ready { trainer: "/opt/advmix/advmix-trainer".into(), report: gpu_report() })
 }
 
+/// The epochs a run's events.jsonl records, in file order.
+pub fn epochs_in_file(run_dir: &std::path::Path) -> Vec<u32> {
+    std::fs::read_to_string(run_dir.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| match serde_json::from_str::<advmix_protocol::EventLine>(l).unwrap().event {
+            advmix_protocol::Event::Epoch(m) => Some(m.epoch),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Sends one GET through the router, as axum's own tests do.
 pub async fn get(state: AppState, uri: &str) -> (StatusCode, String, String) {
     let response = advmix_server::app(state).oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();

@@ -190,6 +190,7 @@ pub async fn show(
         "autoattack_epoch": run.autoattack_epoch,
         "metrics": epochs,
         "metric_fields": std::iter::once("epoch").chain(METRICS).collect::<Vec<_>>(),
+        "sample_caption": sample_caption(&method),
     })
     .to_string();
     let notice = query.notice.filter(|n| !n.trim().is_empty()).map(|text| Notice {

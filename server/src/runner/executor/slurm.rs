@@ -90,10 +90,6 @@ impl SlurmExecutor {
         }
     }
 
-    pub fn config(&self) -> &SlurmConfig {
-        &self.config
-    }
-
     fn command(&self, program: &str) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(program);
         if let Some(conf) = &self.config.conf {
