@@ -171,12 +171,13 @@ async fn a_handle_that_vanishes_leaves_a_lost_run_and_frees_its_slot(db: SqliteP
 async fn run_with_checkpoint(db: &SqlitePool, paths: &advmix_server::paths::Paths) -> (i64, i64) {
     let mut tx = db.begin().await.unwrap();
     let run_id = store::runs::insert(&mut tx, None, "evaluated", &RunConfig::default(), &Default::default(), 0).await.unwrap();
+    // Finished in the same transaction, so that the running scheduler never
+    // sees it queued and has no training to start.
+    sqlx::query("UPDATE runs SET status = 'succeeded' WHERE id = ?").bind(run_id).execute(&mut *tx).await.unwrap();
     tx.commit().await.unwrap();
     let checkpoint = Checkpoint { epoch: 3, kind: CheckpointKind::Best, file: "checkpoints/best.safetensors".into(), bytes: 10, sha256: "ab".into() };
     common::fake::emit(&paths.run_dir(run_id), Event::Checkpoint(checkpoint));
     advmix_server::runner::ingest::ingest_file(db, run_id, &paths.run_events(run_id), None).await.unwrap();
-    // Finished, so that the scheduler has no training to start.
-    sqlx::query("UPDATE runs SET status = 'succeeded' WHERE id = ?").bind(run_id).execute(db).await.unwrap();
     let checkpoint_id = store::checkpoints::of_run(db, run_id).await.unwrap()[0].id;
     (run_id, checkpoint_id)
 }
