@@ -73,6 +73,15 @@ async fn wait_status(db: &SqlitePool, id: i64, want: RunStatus) -> store::runs::
     .await
 }
 
+/// Running with its job's handle: claimed, then submitted.
+async fn wait_started(db: &SqlitePool, id: i64) -> store::runs::RunSummary {
+    eventually(&format!("run {id} to start"), async || {
+        let run = store::runs::fetch(db, id).await.unwrap();
+        (run.status == RunStatus::Running && run.handle.is_some()).then_some(run)
+    })
+    .await
+}
+
 async fn wait_submitted(fake: &FakeExecutor, n: usize) -> Vec<String> {
     eventually(&format!("{n} submitted jobs"), async || {
         let s = fake.submitted();
@@ -96,7 +105,7 @@ async fn runs_start_by_priority_then_first_come(db: SqlitePool) {
         let submitted = wait_submitted(&fake, k + 1).await;
         assert_eq!(submitted[k], format!("run-{id}"), "job {k} of {order:?}");
         assert_eq!(fake.running().len(), 1, "one slot: one job at a time");
-        let run = wait_status(&db, *id, RunStatus::Running).await;
+        let run = wait_started(&db, *id).await;
         assert_eq!((run.slot.as_deref(), run.handle.is_some()), (Some("cpu/0"), true));
         fake.emit(&format!("run-{id}"), Event::Finished(serde_json::from_value(serde_json::json!({
             "best_robust_acc": 0.4, "best_epoch": 1, "final_clean_acc": 0.8, "final_robust_acc": 0.4, "total_seconds": 1.0
@@ -130,7 +139,7 @@ async fn stop_cancels_through_the_executor_and_the_run_ends_stopped(db: SqlitePo
     let data = tempfile::tempdir().unwrap();
     let id = queue(&db, "stopped", 0).await;
     let env = start(&db, &fake, data.path(), 1);
-    wait_status(&db, id, RunStatus::Running).await;
+    wait_started(&db, id).await;
     let mut bus = env.state.bus.subscribe();
 
     let stop = service::runs::stop(&env.state.db, &env.state.runner, id).await.unwrap();
@@ -157,13 +166,44 @@ async fn a_handle_that_vanishes_leaves_a_lost_run_and_frees_its_slot(db: SqliteP
     let first = queue(&db, "vanishes", 1).await;
     let second = queue(&db, "next", 0).await;
     let env = start(&db, &fake, data.path(), 1);
-    wait_status(&db, first, RunStatus::Running).await;
+    wait_started(&db, first).await;
 
     fake.vanish(&format!("run-{first}"));
     let run = wait_status(&db, first, RunStatus::Lost).await;
     assert!(run.error.unwrap().contains("resume the run"));
-    wait_status(&db, second, RunStatus::Running).await;
+    wait_started(&db, second).await;
     assert_eq!(env.state.runner.slot_of_run(second).map(|s| s.name), Some("cpu/0".into()));
+    env.shut_down().await;
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_job_in_the_executors_queue_shows_queued_with_its_reason_until_it_starts(db: SqlitePool) {
+    let fake = Arc::new(FakeExecutor::queueing());
+    let data = tempfile::tempdir().unwrap();
+    let waits = queue(&db, "waits", 0).await;
+    let dequeued = queue(&db, "dequeued", 0).await;
+    let env = start(&db, &fake, data.path(), 2);
+    wait_submitted(&fake, 2).await;
+    let run = eventually("the run to show its job", async || {
+        let run = store::runs::fetch(&db, waits).await.unwrap();
+        run.handle.is_some().then_some(run)
+    })
+    .await;
+    assert_eq!(run.status, RunStatus::Queued, "submitted but pending in the executor's queue");
+    let placement = env.state.runner.describe(run.handle.as_deref().unwrap()).await;
+    assert_eq!((placement.state.as_str(), placement.reason.as_deref()), ("pending", Some("Priority")));
+    let error = service::runs::delete(&db, &env.state.runner, waits).await.unwrap_err();
+    assert!(error.to_string().contains("waiting in the executor's queue"), "{error}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.submitted().len(), 2, "a queued run with a job is not submitted again");
+
+    fake.start(&format!("run-{waits}"));
+    wait_started(&db, waits).await;
+    // Stopping a waiting job cancels it in the executor's queue.
+    let stop = service::runs::stop(&db, &env.state.runner, dequeued).await.unwrap();
+    assert_eq!(stop, service::runs::Stop::Stopping);
+    assert!(fake.was_cancelled(&format!("run-{dequeued}")));
+    wait_status(&db, dequeued, RunStatus::Stopped).await;
     env.shut_down().await;
 }
 

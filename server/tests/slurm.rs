@@ -1,8 +1,9 @@
 //! The Slurm executor against a real one-node cluster (slurmctld, slurmd and
 //! munged on loopback, started here by `scripts/slurm-cluster.sh` and
 //! stopped by their pids), with the real trainer on CPU: a sweep that
-//! succeeds, stop and resume, a requeue mid-training, a cancel from outside
-//! advmix, a partition sbatch refuses, a server restart, an evaluation job.
+//! succeeds, stop and resume, a requeue mid-training (queued while Slurm
+//! holds it), a cancel from outside advmix, a partition sbatch refuses, a
+//! server restart, an evaluation job.
 //!
 //! Needs root and Debian's slurm-wlm and munge (`scripts/setup.sh test`
 //! installs them). Without them the test is skipped with the reason, unless
@@ -163,12 +164,18 @@ async fn runs_and_evaluations_on_a_real_slurm_cluster(db: SqlitePool) {
     let data = tempfile::tempdir().unwrap();
     let first = server(&db, &cluster, data.path());
 
-    // A partition that does not exist: refused by sbatch, failed at once,
-    // with sbatch's own words.
-    let refused = first.sweep(&(sweep("nowhere", 1, "resources: {partition: nowhere}\n"))).await;
-    let run = first.wait(refused[0], MINUTE, "failed", |r| r["status"] == "failed").await;
-    let error = run["error"].as_str().unwrap();
-    assert!(error.contains("sbatch") && error.contains("partition"), "{error}");
+    // A partition that does not exist: the sweep is refused at its
+    // `resources`, in sbatch's own words, and nothing is created.
+    let spec = sweep("nowhere", 1, "resources: {partition: nowhere}\n");
+    for path in ["/api/v1/sweeps/preview", "/api/v1/sweeps"] {
+        let (status, body) = first.call("POST", path, &spec, "application/yaml").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {}", String::from_utf8_lossy(&body));
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        let error = &body["errors"][0];
+        assert_eq!(error["field"], "resources", "{body}");
+        assert!(error["message"].as_str().unwrap().contains("Invalid partition"), "{body}");
+    }
+    assert_eq!(first.json("GET", "/api/v1/runs", "").await["runs"].as_array().unwrap().len(), 0, "a refused sweep creates no run");
 
     // A two-run sweep, a run to requeue, one to stop and resume, one that
     // someone cancels by hand, side by side on the cluster.
@@ -181,7 +188,10 @@ async fn runs_and_evaluations_on_a_real_slurm_cluster(db: SqlitePool) {
     let script = std::fs::read_to_string(data.path().join(format!("runs/{requeued}/job.sbatch"))).unwrap();
     assert!(script.contains("#SBATCH --requeue") && script.contains("--signal=B:USR1@60") && script.contains("resume.safetensors"), "{script}");
     cluster.tool("scontrol", &["requeue", &job_of(&run)]);
-    first.wait(requeued, MINUTE, "counted a new attempt", |r| r["attempt"] == 2).await;
+    // Back in Slurm's queue until its BeginTime: queued, with the reason.
+    let run = first.wait(requeued, MINUTE, "waited as a new attempt", |r| r["attempt"] == 2 && r["status"] == "queued").await;
+    assert_eq!(run["executor"]["state"], "PENDING", "{run}");
+    assert!(run["executor"]["reason"].is_string(), "Slurm's reason is shown: {run}");
 
     let run = first.wait(cancelled, 3 * MINUTE, "trained an epoch", |r| r["epochs_done"].as_i64() >= Some(1)).await;
     cluster.tool("scancel", &[&job_of(&run)]);

@@ -33,6 +33,7 @@ fn parse_spec(headers: &HeaderMap, body: &[u8]) -> Result<SweepSpec, AppError> {
 pub async fn preview(State(state): State<AppState>, headers: HeaderMap, ApiBytes(body): ApiBytes) -> Result<Json<Value>, AppError> {
     let spec = parse_spec(&headers, &body)?;
     let runs = sweeps::expand(&spec, state.max_sweep_runs)?;
+    sweeps::placeable(&state.runner, &runs).await.map_err(|e| AppError::Invalid(vec![e]))?;
     Ok(Json(json!({ "runs": runs.len(), "varying": spec.varying(), "limit": state.max_sweep_runs })))
 }
 

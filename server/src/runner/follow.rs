@@ -31,6 +31,8 @@ pub async fn follow(ctx: &TaskContext, source: Source, events: &Path, handle: &H
     // Restarts the executor had made before this server followed the job
     // were counted by the server that saw them.
     let mut restarts = ctx.executor.restarts(handle).await;
+    // What the run's status last said, so that only a change is written.
+    let mut was_waiting = None;
     let followed = loop {
         tokio::select! {
             () = activity.notified() => ingest_now(ctx, source, events).await,
@@ -39,8 +41,15 @@ pub async fn follow(ctx: &TaskContext, source: Source, events: &Path, handle: &H
                 match ctx.executor.state(handle).await {
                     JobState::Ended(exit) => break Followed::Ended(exit),
                     JobState::Gone => break Followed::Gone,
-                    JobState::Pending(reason) => restarted(ctx, source, handle, &mut restarts, reason).await,
-                    JobState::Running => restarted(ctx, source, handle, &mut restarts, None).await,
+                    JobState::Pending(reason) => {
+                        restarted(ctx, source, handle, &mut restarts, reason).await;
+                        waiting(ctx, source, &mut was_waiting, true).await;
+                    }
+                    JobState::Running => {
+                        restarted(ctx, source, handle, &mut restarts, None).await;
+                        waiting(ctx, source, &mut was_waiting, false).await;
+                    }
+                    JobState::Unknown(why) => tracing::debug!(%handle, %why, "job state unknown; asking again"),
                 }
             }
             () = until_shutdown(&mut shutdown) => {
@@ -71,6 +80,24 @@ async fn restarted(ctx: &TaskContext, source: Source, handle: &Handle, seen: &mu
     match store::runs::new_attempt(&ctx.db, run_id, &why).await {
         Ok(()) => ctx.publish_run(run_id).await,
         Err(e) => tracing::warn!(run = run_id, error = %e, "cannot record the new attempt"),
+    }
+}
+
+/// A run whose job waits in the executor's queue shows as queued (the
+/// reason is in its placement), and as running once it starts.
+async fn waiting(ctx: &TaskContext, source: Source, was: &mut Option<bool>, waiting: bool) {
+    let Source::Run(run_id) = source else { return };
+    if *was == Some(waiting) {
+        return;
+    }
+    match store::runs::set_waiting(&ctx.db, run_id, waiting).await {
+        Ok(changed) => {
+            *was = Some(waiting);
+            if changed {
+                ctx.publish_run(run_id).await;
+            }
+        }
+        Err(e) => tracing::warn!(run = run_id, error = %e, "cannot record the job's queue state"),
     }
 }
 

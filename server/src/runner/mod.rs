@@ -90,6 +90,11 @@ impl Runner {
         Err(format!("this server has no {} slot (its slots: {have}); choose auto or a device it has", wanted.as_str()))
     }
 
+    /// The executor's verdict on what a run asks of a cluster.
+    pub async fn check_resources(&self, resources: &advmix_protocol::config::Resources) -> Result<(), String> {
+        self.0.ctx.executor.check(resources).await
+    }
+
     /// Asks the executor to stop the job behind `handle`; it saves and exits,
     /// and is made to go after the grace period.
     pub async fn cancel(&self, handle: &str) -> std::io::Result<()> {

@@ -117,8 +117,8 @@ impl Scheduler {
         };
         match submitted.await {
             Ok(job) => {
-                store::runs::set_handle(&ctx.db, run.id, job.handle.as_str()).await?;
-                tracing::info!(run = run.id, slot = %lease.slot().name, handle = %job.handle, resume = run.resume, "run started");
+                store::runs::set_handle(&ctx.db, run.id, job.handle.as_str(), job.waiting).await?;
+                tracing::info!(run = run.id, slot = %lease.slot().name, handle = %job.handle, resume = run.resume, waiting = job.waiting, "run submitted");
                 ctx.publish_run(run.id).await;
                 self.spawn(tasks::run::run(ctx.clone(), run.id, job.handle, job.activity, Some(lease))).await;
             }

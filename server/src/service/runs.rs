@@ -89,7 +89,8 @@ impl Stop {
 pub async fn stop(db: &SqlitePool, runner: &Runner, id: i64) -> Result<Stop, AppError> {
     let run = store::runs::fetch(db, id).await?;
     match run.status {
-        RunStatus::Queued => {
+        // Not submitted yet: out of the queue, nothing to stop.
+        RunStatus::Queued if run.handle.is_none() => {
             // Only if still queued: the scheduler may have claimed it meanwhile.
             if !store::runs::stop_queued(db, id).await? {
                 return Err(AppError::Conflict(format!("run {id} just started; stop it again to stop the trainer")));
@@ -97,7 +98,8 @@ pub async fn stop(db: &SqlitePool, runner: &Runner, id: i64) -> Result<Stop, App
             runner.publish_run(id).await;
             Ok(Stop::Dequeued)
         }
-        RunStatus::Running => {
+        // Running, or waiting in the executor's own queue.
+        RunStatus::Running | RunStatus::Queued => {
             let handle = run
                 .handle
                 .ok_or_else(|| AppError::Conflict("the run is still being started; try again in a moment".into()))?;
@@ -167,8 +169,9 @@ pub async fn patch(db: &SqlitePool, id: i64, body: &Patch) -> Result<(), AppErro
 /// Rows and files. A running run must be stopped first.
 pub async fn delete(db: &SqlitePool, runner: &Runner, id: i64) -> Result<(), AppError> {
     let run = store::runs::fetch(db, id).await?;
-    if run.status == RunStatus::Running || !store::runs::delete_ended(db, id).await? {
-        return Err(AppError::Conflict(format!("run {id} is running; stop it before deleting it")));
+    if run.has_job() || !store::runs::delete_ended(db, id).await? {
+        let what = if run.status == RunStatus::Queued { "waiting in the executor's queue" } else { "running" };
+        return Err(AppError::Conflict(format!("run {id} is {what}; stop it before deleting it")));
     }
     let dir = runner.paths().run_dir(id);
     if dir.exists() {

@@ -44,12 +44,22 @@ fn over_limit(spec: &SweepSpec, runs: usize, limit: usize) -> SweepError {
     }
 }
 
-/// Refuses runs that ask for a device no slot of this server has: they
-/// would wait in the queue for ever.
-pub fn placeable(runner: &Runner, runs: &[SweepRun]) -> Result<(), FieldError> {
+/// Refuses runs that ask for a device no slot of this server has (they
+/// would wait in the queue for ever) or for resources the executor refuses
+/// (they would fail at once, one by one).
+pub async fn placeable(runner: &Runner, runs: &[SweepRun]) -> Result<(), FieldError> {
     runs.iter()
         .try_for_each(|run| runner.check_device(&run.config))
-        .map_err(|message| FieldError { field: "device".into(), message })
+        .map_err(|message| FieldError { field: "device".into(), message })?;
+    let mut asked = Vec::new();
+    for resources in runs.iter().map(|run| &run.config.resources).filter(|r| !r.is_empty()) {
+        if asked.contains(&resources) {
+            continue;
+        }
+        asked.push(resources);
+        runner.check_resources(resources).await.map_err(|message| FieldError { field: "resources".into(), message })?;
+    }
+    Ok(())
 }
 
 /// A stored sweep.
@@ -61,7 +71,7 @@ pub struct Created {
 /// Stores the sweep and queues its runs, all or nothing, then wakes the runner.
 pub async fn submit(db: &SqlitePool, runner: &Runner, spec: &SweepSpec, runs: &[SweepRun]) -> Result<Created, AppError> {
     let name = spec.name.clone().unwrap_or_else(|| format!("sweep of {} runs", runs.len()));
-    placeable(runner, runs).map_err(|e| AppError::Invalid(vec![e]))?;
+    placeable(runner, runs).await.map_err(|e| AppError::Invalid(vec![e]))?;
     let spec_json = serde_json::to_string(spec).expect("specs serialize");
     let id = store::sweeps::insert(db, &name, &spec_json, runs).await?;
     runner.wake();

@@ -19,6 +19,12 @@ pub const SORTABLE: &[&str] = &[
     "best_robust_acc", "final_clean_acc", "final_robust_acc", "autoattack_acc", "sweep_id",
 ];
 pub const MAX_PER_PAGE: i64 = 500;
+
+/// A run the executor has a job for: running, or queued in the executor's
+/// own queue (a Slurm job still PENDING). Both are followed and stopped
+/// through their job; only a queued run without a handle is the runner's
+/// to start or to take out of the queue.
+const HAS_JOB: &str = "(status = 'running' OR (status = 'queued' AND handle IS NOT NULL))";
 pub const DEFAULT_PER_PAGE: i64 = 50;
 
 #[derive(Serialize, sqlx::FromRow, Clone, Debug)]
@@ -58,6 +64,12 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// Whether the executor has a job for it (see `HAS_JOB`): such a run is
+    /// stopped through its job and cannot be deleted.
+    pub fn has_job(&self) -> bool {
+        self.status == RunStatus::Running || (self.status == RunStatus::Queued && self.handle.is_some())
+    }
+
     /// The tags, sorted.
     pub fn tag_list(&self) -> Vec<&str> {
         sorted_tags(&self.tags)
@@ -276,7 +288,7 @@ pub async fn next_queued(db: &SqlitePool, device: &str) -> sqlx::Result<Option<Q
     let kind = if device.starts_with("cuda") { "cuda" } else { "cpu" };
     sqlx::query_as(
         "SELECT id, config, resume FROM runs
-         WHERE status = ? AND coalesce(json_extract(config, '$.device'), 'auto') IN ('auto', ?)
+         WHERE status = ? AND handle IS NULL AND coalesce(json_extract(config, '$.device'), 'auto') IN ('auto', ?)
          ORDER BY priority DESC, id LIMIT 1",
     )
     .bind(RunStatus::Queued)
@@ -307,7 +319,7 @@ pub async fn claim(db: &SqlitePool, id: i64, slot: &str, device: &str) -> sqlx::
 pub async fn stop_queued(db: &SqlitePool, id: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(AssertSqlSafe(format!(
         "UPDATE runs SET status = ?, error = 'stopped before it started', finished_at = {NOW}
-         WHERE id = ? AND status = ?"
+         WHERE id = ? AND status = ? AND handle IS NULL"
     )))
     .bind(RunStatus::Stopped)
     .bind(id)
@@ -336,18 +348,46 @@ pub async fn requeue(db: &SqlitePool, id: i64, resume: bool) -> sqlx::Result<boo
 /// with why.
 pub async fn new_attempt(db: &SqlitePool, id: i64, why: &str) -> sqlx::Result<()> {
     sqlx::query(AssertSqlSafe(format!(
-        "UPDATE runs SET attempt = attempt + 1, started_at = {NOW}, error = ? WHERE id = ? AND status = ?"
+        "UPDATE runs SET attempt = attempt + 1, started_at = {NOW}, error = ? WHERE id = ? AND {HAS_JOB}"
     )))
     .bind(why)
     .bind(id)
-    .bind(RunStatus::Running)
     .execute(db)
     .await
     .map(drop)
 }
 
-pub async fn set_handle(db: &SqlitePool, id: i64, handle: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE runs SET handle = ? WHERE id = ?").bind(handle).bind(id).execute(db).await.map(drop)
+/// The job of a claimed run is submitted; `waiting` when it is in the
+/// executor's queue rather than running yet.
+pub async fn set_handle(db: &SqlitePool, id: i64, handle: &str, waiting: bool) -> sqlx::Result<()> {
+    let status = if waiting { RunStatus::Queued } else { RunStatus::Running };
+    sqlx::query("UPDATE runs SET handle = ?, status = ? WHERE id = ? AND status = ?")
+        .bind(handle)
+        .bind(status)
+        .bind(id)
+        .bind(RunStatus::Running)
+        .execute(db)
+        .await
+        .map(drop)
+}
+
+/// A submitted run's job went into the executor's queue (`waiting`) or out
+/// of it to run; false when it was there already.
+pub async fn set_waiting(db: &SqlitePool, id: i64, waiting: bool) -> sqlx::Result<bool> {
+    let (from, to, started) = if waiting {
+        (RunStatus::Running, RunStatus::Queued, "started_at")
+    } else {
+        (RunStatus::Queued, RunStatus::Running, NOW)
+    };
+    let done = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE runs SET status = ?, started_at = {started} WHERE id = ? AND status = ? AND handle IS NOT NULL"
+    )))
+    .bind(to)
+    .bind(id)
+    .bind(from)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Records how a running run ended; false when it was not running (settled
@@ -361,13 +401,12 @@ pub async fn mark_ended(
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(AssertSqlSafe(format!(
         "UPDATE runs SET status = ?, exit_code = ?, error = ?, finished_at = {NOW}, handle = NULL
-         WHERE id = ? AND status = ?"
+         WHERE id = ? AND {HAS_JOB}"
     )))
     .bind(status)
     .bind(exit_code)
     .bind(error)
     .bind(id)
-    .bind(RunStatus::Running)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -381,9 +420,9 @@ pub struct RunningRun {
     pub slot: Option<String>,
 }
 
+/// The runs with a job to follow, running or in the executor's queue.
 pub async fn running(db: &SqlitePool) -> sqlx::Result<Vec<RunningRun>> {
-    sqlx::query_as("SELECT id, handle, slot FROM runs WHERE status = ? ORDER BY id")
-        .bind(RunStatus::Running)
+    sqlx::query_as(AssertSqlSafe(format!("SELECT id, handle, slot FROM runs WHERE {HAS_JOB} ORDER BY id")))
         .fetch_all(db)
         .await
 }
@@ -419,9 +458,8 @@ pub async fn annotate(
 /// Deletes a run that is not running, with its rows; false when it is
 /// running (or gone).
 pub async fn delete_ended(db: &SqlitePool, id: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM runs WHERE id = ? AND status != ?")
+    let done = sqlx::query(AssertSqlSafe(format!("DELETE FROM runs WHERE id = ? AND NOT {HAS_JOB}")))
         .bind(id)
-        .bind(RunStatus::Running)
         .execute(db)
         .await?;
     Ok(done.rows_affected() == 1)

@@ -21,13 +21,24 @@ pub struct Job {
 #[derive(Default)]
 pub struct FakeExecutor {
     pub capacity: Option<usize>,
+    /// Jobs wait in the executor's own queue until `start`, as on a cluster.
+    pub queueing: bool,
     /// Every job ever submitted, by handle, in submission order.
     jobs: Mutex<Vec<(Handle, Job)>>,
 }
 
 impl FakeExecutor {
     pub fn new(capacity: Option<usize>) -> FakeExecutor {
-        FakeExecutor { capacity, jobs: Mutex::new(Vec::new()) }
+        FakeExecutor { capacity, queueing: false, jobs: Mutex::new(Vec::new()) }
+    }
+
+    /// Its jobs wait, pending for `Priority`, until a test starts them.
+    pub fn queueing() -> FakeExecutor {
+        FakeExecutor { queueing: true, ..FakeExecutor::new(None) }
+    }
+
+    pub fn start(&self, name: &str) {
+        self.with(name, |_, j| j.state = JobState::Running);
     }
 
     /// The names (`run-3`, `eval-1`) of the jobs submitted so far, in order.
@@ -83,8 +94,9 @@ impl Executor for FakeExecutor {
     fn submit(&self, job: JobSpec) -> BoxFuture<'_, std::io::Result<Submitted>> {
         let mut jobs = self.jobs.lock().unwrap();
         let handle = Handle::new("fake", jobs.len() + 1);
-        jobs.push((handle.clone(), Job { spec: job, state: JobState::Running, cancelled: false }));
-        std::future::ready(Ok(Submitted { handle, activity: Default::default() })).boxed()
+        let state = if self.queueing { JobState::Pending(Some("Priority".into())) } else { JobState::Running };
+        jobs.push((handle.clone(), Job { spec: job, state, cancelled: false }));
+        std::future::ready(Ok(Submitted { handle, activity: Default::default(), waiting: self.queueing })).boxed()
     }
 
     fn state<'a>(&'a self, handle: &'a Handle) -> BoxFuture<'a, JobState> {
@@ -109,7 +121,12 @@ impl Executor for FakeExecutor {
     }
 
     fn describe<'a>(&'a self, handle: &'a Handle) -> BoxFuture<'a, Placement> {
-        std::future::ready(Placement { place: format!("fake job {}", handle.id()), state: "running".into(), reason: None }).boxed()
+        let jobs = self.jobs.lock().unwrap();
+        let (state, reason) = match jobs.iter().find(|(h, _)| h == handle).map(|(_, j)| &j.state) {
+            Some(JobState::Pending(reason)) => ("pending", reason.clone()),
+            _ => ("running", None),
+        };
+        std::future::ready(Placement { place: format!("fake job {}", handle.id()), state: state.into(), reason }).boxed()
     }
 
     fn capacity(&self) -> Option<usize> {

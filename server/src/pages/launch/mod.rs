@@ -78,7 +78,7 @@ impl Preview {
 
 /// The spec the form describes, every run generated and validated; or the
 /// errors, each at the input it concerns, with the run count if it is known.
-fn check(form: &FormValues, state: &AppState) -> Result<(SweepSpec, Vec<SweepRun>), Preview> {
+async fn check(form: &FormValues, state: &AppState) -> Result<(SweepSpec, Vec<SweepRun>), Preview> {
     let refused = |errors, runs| Preview { runs, varies: Vec::new(), errors };
     let spec = if form.is_yaml() {
         SweepSpec::parse(form.text("yaml")).map_err(|e| refused(at_inputs(form, e.errors), None))?
@@ -87,7 +87,7 @@ fn check(form: &FormValues, state: &AppState) -> Result<(SweepSpec, Vec<SweepRun
     };
     let runs = sweeps::expand(&spec, state.max_sweep_runs)
         .map_err(|e| refused(at_inputs(form, e.errors), spec.run_count().ok()))?;
-    match sweeps::placeable(&state.runner, &runs) {
+    match sweeps::placeable(&state.runner, &runs).await {
         Ok(()) => Ok((spec, runs)),
         Err(e) => Err(refused(at_inputs(form, vec![e]), Some(runs.len()))),
     }
@@ -153,8 +153,8 @@ fn page(
     Ok(render(&page)?.into_response())
 }
 
-fn preview_of(form: &FormValues, state: &AppState) -> Preview {
-    match check(form, state) {
+async fn preview_of(form: &FormValues, state: &AppState) -> Preview {
+    match check(form, state).await {
         Ok((spec, runs)) => Preview::of(&spec, &runs),
         Err(preview) => preview,
     }
@@ -174,7 +174,7 @@ pub async fn show(
 ) -> Result<Response, AppError> {
     let Some(from) = query.from.filter(|f| !f.is_empty()) else {
         let form = FormValues::from_config(&RunConfig::default(), "");
-        return page(&state, csrf, &form, &preview_of(&form, &state), None, false);
+        return page(&state, csrf, &form, &preview_of(&form, &state).await, None, false);
     };
     let Ok(id) = from.parse::<i64>() else { return Ok(super::not_found().await) };
     let (name, config) = match store::runs::fetch(&state.db, id).await {
@@ -186,7 +186,7 @@ pub async fn show(
     match serde_json::from_str::<RunConfig>(&config) {
         Ok(config) => {
             let form = FormValues::from_config(&config, &sweep_name);
-            page(&state, csrf, &form, &preview_of(&form, &state), Some((id, name)), false)
+            page(&state, csrf, &form, &preview_of(&form, &state).await, Some((id, name)), false)
         }
         // A config from an older version of advmix: say so rather than launch something else.
         Err(e) => {
@@ -205,7 +205,7 @@ pub async fn submit(
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let form = FormValues::from_pairs(pairs);
-    match check(&form, &state) {
+    match check(&form, &state).await {
         Ok((spec, runs)) => {
             let created = sweeps::submit(&state.db, &state.runner, &spec, &runs).await?;
             Ok(Redirect::to(&format!("/sweeps/{}", created.id)).into_response())
@@ -221,5 +221,5 @@ pub async fn submit(
 /// The run count and errors for launch.js, as the form stands. It creates
 /// nothing, so it needs no CSRF token.
 pub async fn preview(State(state): State<AppState>, Form(pairs): Form<Vec<(String, String)>>) -> Json<Preview> {
-    Json(preview_of(&FormValues::from_pairs(pairs), &state))
+    Json(preview_of(&FormValues::from_pairs(pairs), &state).await)
 }

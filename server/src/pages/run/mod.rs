@@ -227,7 +227,7 @@ pub async fn show(
         can_stop: run.status.is_live(),
         can_resume: run.status.is_resumable(),
         resume_from_checkpoint: paths.resume_file(id).exists(),
-        can_delete: run.status != RunStatus::Running,
+        can_delete: !run.has_job(),
         data,
         run,
     };

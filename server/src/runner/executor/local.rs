@@ -69,7 +69,7 @@ impl LocalExecutor {
             });
         }
         self.children.lock().expect("not poisoned").insert(pid, child);
-        Ok(Submitted { handle: Handle::new(NAME, pid), activity })
+        Ok(Submitted { handle: Handle::new(NAME, pid), activity, waiting: false })
     }
 
     fn state_now(&self, handle: &Handle) -> JobState {
@@ -137,6 +137,7 @@ impl Executor for LocalExecutor {
             JobState::Pending(_) => "starting".to_owned(),
             JobState::Ended(exit) => format!("ended ({exit})"),
             JobState::Gone => "gone".to_owned(),
+            JobState::Unknown(why) => format!("unknown ({why})"),
         };
         let place = match pid_of(handle) {
             Some(pid) => format!("local process {pid}"),

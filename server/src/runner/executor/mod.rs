@@ -98,6 +98,9 @@ pub enum JobState {
     Ended(Exit),
     /// The executor does not know the handle (any more).
     Gone,
+    /// The executor did not answer (a cluster's controller is busy): the
+    /// job is followed on as it was.
+    Unknown(String),
 }
 
 /// A submitted job.
@@ -107,6 +110,9 @@ pub struct Submitted {
     /// that its events file is read at once instead of at the next poll.
     /// Executors without such a channel leave it unsignalled.
     pub activity: Arc<Notify>,
+    /// In the executor's own queue, not running yet: the run shows as
+    /// queued, with the executor's reason, until it starts.
+    pub waiting: bool,
 }
 
 pub trait Executor: Send + Sync {
@@ -120,6 +126,13 @@ pub trait Executor: Send + Sync {
 
     /// Where the job runs and in what state, for the run page.
     fn describe<'a>(&'a self, handle: &'a Handle) -> BoxFuture<'a, Placement>;
+
+    /// Whether a job asking for `resources` would be accepted, asked before
+    /// a sweep is stored, so that a refusal lands on the spec; `Err` with
+    /// the executor's own words.
+    fn check<'a>(&'a self, _resources: &'a advmix_protocol::config::Resources) -> BoxFuture<'a, Result<(), String>> {
+        futures_util::FutureExt::boxed(std::future::ready(Ok(())))
+    }
 
     /// How many times the executor started the job again by itself (a
     /// cluster's requeue after preemption): each restart is a new attempt.

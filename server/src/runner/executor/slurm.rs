@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use advmix_protocol::config::Resources;
 use advmix_protocol::layout::{CHECKPOINT_DIR, RESUME_FILE, STDERR_LOG};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -20,6 +21,8 @@ use super::{Executor, Exit, Handle, JobSpec, JobState, Placement, Submitted};
 pub const NAME: &str = "slurm";
 /// The batch script in each job's directory.
 pub const SCRIPT: &str = "job.sbatch";
+/// How long a check of a sweep's resources waits for sbatch.
+const CHECK_LIMIT: Duration = Duration::from_secs(30);
 
 /// What every job asks Slurm for; a sweep's `resources` override some of it.
 #[derive(Clone, Debug, Default)]
@@ -207,6 +210,25 @@ impl SlurmExecutor {
         }
     }
 
+    /// The `#SBATCH` lines of what a job asks for: `resources` over this
+    /// server's defaults, then the extra options.
+    fn requests(&self, resources: &Resources) -> Vec<String> {
+        let c = &self.config;
+        let mut lines = Vec::new();
+        let mut option = |name: &str, value: Option<&String>| {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                lines.push(format!("#SBATCH --{name}={v}"));
+            }
+        };
+        option("partition", resources.partition.as_ref().or(c.partition.as_ref()));
+        option("gres", resources.gres.as_ref().or(c.gres.as_ref()));
+        option("time", resources.time.as_ref().or(c.time.as_ref()));
+        option("account", c.account.as_ref());
+        option("qos", resources.qos.as_ref().or(c.qos.as_ref()));
+        lines.extend(c.extra.iter().map(|extra| format!("#SBATCH {extra}")));
+        lines
+    }
+
     /// The batch script for `job`.
     pub fn script(&self, job: &JobSpec) -> String {
         let c = &self.config;
@@ -222,19 +244,7 @@ impl SlurmExecutor {
             format!("#SBATCH --signal=B:USR1@{}", c.signal_seconds),
             format!("#SBATCH --chdir={}", job.dir.display()),
         ];
-        let mut option = |name: &str, value: &Option<String>| {
-            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-                lines.push(format!("#SBATCH --{name}={v}"));
-            }
-        };
-        option("partition", &job.resources.partition.clone().or_else(|| c.partition.clone()));
-        option("gres", &job.resources.gres.clone().or_else(|| c.gres.clone()));
-        option("time", &job.resources.time.clone().or_else(|| c.time.clone()));
-        option("account", &c.account);
-        option("qos", &job.resources.qos.clone().or_else(|| c.qos.clone()));
-        for extra in &c.extra {
-            lines.push(format!("#SBATCH {extra}"));
-        }
+        lines.extend(self.requests(&job.resources));
         let train = job.args.first().is_some_and(|a| a == "train");
         let args: Vec<String> = job
             .args
@@ -369,7 +379,8 @@ impl Executor for SlurmExecutor {
             let id = self.sbatch(&script).await?;
             self.tracked.lock().expect("not poisoned").insert(id.clone());
             tracing::info!(job = %job.name, slurm_job = %id, "submitted to Slurm");
-            Ok(Submitted { handle: Handle::new(NAME, id), activity: Default::default() })
+            // Just submitted: PENDING until Slurm starts it.
+            Ok(Submitted { handle: Handle::new(NAME, id), activity: Default::default(), waiting: true })
         }
         .boxed()
     }
@@ -380,7 +391,7 @@ impl Executor for SlurmExecutor {
             match self.seen(id).await {
                 Ok(seen) => self.state_of(id, seen.as_ref()),
                 // Not knowing is not gone: the job is followed on.
-                Err(e) => JobState::Pending(Some(format!("Slurm did not answer: {e}"))),
+                Err(e) => JobState::Unknown(format!("Slurm did not answer: {e}")),
             }
         }
         .boxed()
@@ -412,6 +423,38 @@ impl Executor for SlurmExecutor {
                 let _ = command.output().await;
             });
             Ok(())
+        }
+        .boxed()
+    }
+
+    /// `sbatch --test-only` of a script with the same requests: Slurm's own
+    /// verdict on the partition, gres, time and qos, without submitting.
+    fn check<'a>(&'a self, resources: &'a Resources) -> BoxFuture<'a, Result<(), String>> {
+        async move {
+            let script = ["#!/bin/bash".to_owned()].into_iter().chain(self.requests(resources)).chain(["true".to_owned()]);
+            let script = script.collect::<Vec<_>>().join("\n") + "\n";
+            let mut command = self.command("sbatch");
+            command.arg("--test-only").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            let asked = async {
+                let mut child = command.spawn()?;
+                let mut stdin = child.stdin.take().expect("piped");
+                tokio::io::AsyncWriteExt::write_all(&mut stdin, script.as_bytes()).await?;
+                drop(stdin);
+                child.wait_with_output().await
+            };
+            match tokio::time::timeout(CHECK_LIMIT, asked).await {
+                Ok(Ok(out)) if out.status.success() => Ok(()),
+                Ok(Ok(out)) => {
+                    let said = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+                    Err(format!("Slurm refuses these resources: {said}; use a partition, gres, time and qos this cluster has (sinfo lists them)"))
+                }
+                Ok(Err(e)) => Err(format!("cannot run sbatch to check the resources: {e}; is Slurm's client installed on this machine?")),
+                // A slow controller is not a refusal: the submit says more.
+                Err(_) => {
+                    tracing::warn!("sbatch --test-only did not answer in {} s; not checking the resources", CHECK_LIMIT.as_secs());
+                    Ok(())
+                }
+            }
         }
         .boxed()
     }
