@@ -243,6 +243,7 @@ async fn start_server(db: SqlitePool, data_dir: &Path) -> anyhow::Result<(Socket
         max_sweep_runs: 1000,
         shutdown: shutdown.clone(),
         auth: Auth::default(),
+        hosts: advmix_server::auth::hosts::AllowedHosts::new(std::net::Ipv4Addr::LOCALHOST.into(), &[]).into(),
     };
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

@@ -62,6 +62,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(state.auth.clone(), auth::middleware::require))
         .layer(middleware::from_fn(auth::middleware::same_origin))
+        .layer(middleware::from_fn_with_state(state.hosts.clone(), auth::hosts::check))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

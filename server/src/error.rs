@@ -50,6 +50,11 @@ impl IntoResponse for AppError {
                 (StatusCode::UNPROCESSABLE_ENTITY, json!({ "error": message, "field": field, "errors": errors }))
             }
             AppError::Conflict(message) => (StatusCode::CONFLICT, json!({ "error": message })),
+            // `paths::open_within` refused it and logged what and why.
+            AppError::Io(e) if e.kind() == std::io::ErrorKind::PermissionDenied => (
+                StatusCode::FORBIDDEN,
+                json!({ "error": "not served: the file is outside its run directory, behind a symlink, or unreadable" }),
+            ),
             AppError::Database(_) | AppError::Template(_) | AppError::Io(_) => {
                 tracing::error!(error = %self, "request failed");
                 (

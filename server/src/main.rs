@@ -170,6 +170,7 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         max_sweep_runs: args.max_sweep_runs,
         shutdown,
         auth: advmix_server::auth::Auth::new(args.access_token()?),
+        hosts: advmix_server::auth::hosts::AllowedHosts::new(args.host, &args.allowed_hosts).into(),
     };
     serve(listener, state, async move {
         shutdown_signal().await;

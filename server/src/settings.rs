@@ -12,6 +12,11 @@ pub struct ServeArgs {
     /// ADVMIX_TOKEN or --token-file: command lines are visible to other users.
     #[arg(long, env = "ADVMIX_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Host names (comma-separated) this server is reached by besides its
+    /// address and localhost, e.g. `advmix.lab.example` or `.lab.example`
+    /// for every name under it. Requests for other names are refused.
+    #[arg(long, env = "ADVMIX_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
     /// A file holding the access token (its first line).
     #[arg(long, env = "ADVMIX_TOKEN_FILE", conflicts_with = "token")]
     pub token_file: Option<PathBuf>,

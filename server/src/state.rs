@@ -3,6 +3,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use sqlx::SqlitePool;
 
+use crate::auth::hosts::AllowedHosts;
 use crate::auth::token::Auth;
 use crate::compute::Compute;
 use crate::paths::Paths;
@@ -21,6 +22,8 @@ pub struct AppState {
     /// Resolves when the server begins to shut down; SSE streams end then.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     pub auth: Auth,
+    /// The Host names requests may carry.
+    pub hosts: Arc<AllowedHosts>,
 }
 
 impl FromRef<AppState> for SqlitePool {
@@ -44,6 +47,12 @@ impl FromRef<AppState> for Runner {
 impl FromRef<AppState> for Arc<Paths> {
     fn from_ref(state: &AppState) -> Self {
         state.paths.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<AllowedHosts> {
+    fn from_ref(state: &AppState) -> Self {
+        state.hosts.clone()
     }
 }
 

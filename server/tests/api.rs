@@ -1224,3 +1224,40 @@ async fn cross_site_posts_are_refused_and_same_site_ones_pass(db: SqlitePool) {
     // Reading stays open to any origin's navigation, as links need.
     env.get_with("/api/v1/runs", header::ORIGIN, "https://elsewhere.example").await.expect(StatusCode::OK);
 }
+
+/// DNS rebinding: a page whose name resolves to 127.0.0.1 sends same-origin
+/// requests with its own name in Host. Every method is refused for it.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_foreign_host_is_refused_on_every_method(db: SqlitePool) {
+    let env = env(db);
+    let id = env.create_run("target", small()).await;
+    let rebound = "rebind.attacker.example:8383";
+    let calls = [
+        (Method::GET, "/api/v1/runs".to_owned(), String::new()),
+        (Method::GET, "/".to_owned(), String::new()),
+        (Method::POST, "/api/v1/sweeps".to_owned(), "method: grid\nparameters: {epochs: {value: 1}}".to_owned()),
+        (Method::POST, format!("/api/v1/runs/{id}/stop"), String::new()),
+        (Method::PATCH, format!("/api/v1/runs/{id}"), r#"{"note": "rebound"}"#.to_owned()),
+        (Method::DELETE, format!("/api/v1/runs/{id}"), String::new()),
+        (Method::PUT, "/api/v1/runs".to_owned(), String::new()),
+    ];
+    for (method, path, body) in calls {
+        let call = request(method.clone(), &path)
+            .header(header::HOST, rebound)
+            .header(header::ORIGIN, format!("http://{rebound}"))
+            .header("sec-fetch-site", "same-origin")
+            .header(header::CONTENT_TYPE, if body.starts_with('{') { "application/json" } else { "application/yaml" })
+            .body(Body::from(body))
+            .unwrap();
+        let refused = env.send(call).await;
+        assert_eq!(refused.status, StatusCode::MISDIRECTED_REQUEST, "{method} {path}: {}", refused.text());
+        assert!(refused.text().contains("--allowed-hosts"), "the refusal says what to do: {}", refused.text());
+    }
+    assert_eq!(count(env.db(), "sweeps").await, 0);
+    let run = env.get(&format!("/api/v1/runs/{id}")).await.json();
+    assert_eq!((run["status"].as_str(), run["note"].as_str()), (Some("queued"), Some("")), "nothing changed");
+
+    for host in ["localhost:8080", "127.0.0.1:8080", "[::1]:8080"] {
+        env.get_with("/api/v1/runs", header::HOST, host).await.expect(StatusCode::OK);
+    }
+}

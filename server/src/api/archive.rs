@@ -39,7 +39,13 @@ fn build(run_dir: &Path, out: &Path, top: &str) -> std::io::Result<()> {
                 stack.push(path);
             } else if kind.is_file() && !SKIP.contains(&name.as_str()) && !name.ends_with(".tmp") {
                 let relative = path.strip_prefix(run_dir).expect("below the run directory");
-                archive.append_path_with_name(&path, Path::new(top).join(relative))?;
+                // Opened again without following links: a file swapped for
+                // a symlink since the listing is left out too.
+                match crate::paths::open_within(run_dir, relative) {
+                    Ok(mut file) => archive.append_file(Path::new(top).join(relative), &mut file)?,
+                    Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
     }
@@ -60,11 +66,11 @@ pub async fn download(
     }
     let archives: PathBuf = paths.data_dir().join("archives");
     std::fs::create_dir_all(&archives)?;
-    let out = archives.join(format!("run-{id}.tar"));
+    let name = format!("run-{id}.tar");
+    let out = archives.join(&name);
     let top = format!("run-{id}");
-    let target = out.clone();
-    tokio::task::spawn_blocking(move || build(&run_dir, &target, &top))
+    tokio::task::spawn_blocking(move || build(&run_dir, &out, &top))
         .await
         .map_err(|e| AppError::Io(std::io::Error::other(e)))??;
-    files::serve_file(out, &format!("run-{id}.tar"), "application/x-tar", None, &headers).await
+    files::serve_file(&archives, name.as_ref(), &name, "application/x-tar", None, &headers).await
 }

@@ -1,8 +1,9 @@
 //! Checkpoint listing and downloads, by database id only: no client-supplied
 //! path ever reaches the filesystem.
 
-use std::path::PathBuf;
 use std::sync::Arc;
+
+use advmix_protocol::layout::STDERR_LOG;
 
 use axum::Json;
 use axum::body::Body;
@@ -29,9 +30,8 @@ pub async fn download(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let (run_id, path, sha256) = store::checkpoints::locate(&db, id).await?;
-    let file = paths.run_dir(run_id).join(&path);
     let name = format!("run-{run_id}-{}", path.rsplit('/').next().unwrap_or("checkpoint.safetensors"));
-    serve_file(file, &name, "application/octet-stream", Some(&sha256), &headers).await
+    serve_file(&paths.run_dir(run_id), path.as_ref(), &name, "application/octet-stream", Some(&sha256), &headers).await
 }
 
 /// The whole stderr log of a run.
@@ -42,7 +42,8 @@ pub async fn log(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     store::runs::fetch(&db, id).await?;
-    serve_file(paths.run_log(id), &format!("run-{id}-stderr.log"), "text/plain; charset=utf-8", None, &headers).await
+    let name = format!("run-{id}-stderr.log");
+    serve_file(&paths.run_dir(id), STDERR_LOG.as_ref(), &name, "text/plain; charset=utf-8", None, &headers).await
 }
 
 /// `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX` against `len`.
@@ -63,14 +64,17 @@ fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
     (start <= end && end < len).then_some((start, end))
 }
 
+/// The file `relative` below `root` (never outside it, never through a
+/// symlink), with `Range` support.
 pub(crate) async fn serve_file(
-    path: PathBuf,
+    root: &std::path::Path,
+    relative: &std::path::Path,
     name: &str,
     mime: &'static str,
     sha256: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
-    let mut file = match tokio::fs::File::open(&path).await {
+    let mut file = match crate::paths::open_file(root, relative).await {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(AppError::NotFound),
         Err(e) => return Err(e.into()),

@@ -49,7 +49,12 @@ pub async fn image(
         tracing::warn!(run = run_id, %path, "sample path outside the run's samples directory; not served");
         return Err(AppError::NotFound);
     }
-    let bytes = match tokio::fs::read(paths.run_dir(run_id).join(&path)).await {
+    let read = async {
+        let mut bytes = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut crate::paths::open_file(&paths.run_dir(run_id), &path).await?, &mut bytes).await?;
+        Ok::<_, std::io::Error>(bytes)
+    };
+    let bytes = match read.await {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(AppError::NotFound),
         Err(e) => return Err(e.into()),

@@ -5,8 +5,10 @@
 
 //!
 //! `token` is the token type and its session cookie, `middleware` the checks
-//! every request passes, `login` the login page.
+//! every request passes, `login` the login page, `hosts` the Host check
+//! against DNS rebinding.
 
+pub mod hosts;
 pub mod login;
 pub mod middleware;
 pub mod token;

@@ -93,6 +93,7 @@ pub fn with_executor(
         max_sweep_runs: 1000,
         shutdown,
         auth: advmix_server::auth::Auth::default(),
+        hosts: advmix_server::auth::hosts::AllowedHosts::new(std::net::Ipv4Addr::LOCALHOST.into(), &[]).into(),
     };
     (state, stop)
 }

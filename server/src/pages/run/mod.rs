@@ -211,7 +211,7 @@ pub async fn show(
         config: config_rows(&config, &params),
         command: Some(command_line(&paths, &compute, &run, extra.resume)),
         executor_line,
-        job_script: read_plain_file(&paths.run_dir(id).join(SCRIPT)).await,
+        job_script: read_plain_file(&paths.run_dir(id), SCRIPT).await,
         duration: extra.seconds.map(super::duration),
         eta,
         total_epochs_logged: epochs.len(),
@@ -239,7 +239,7 @@ pub async fn show(
 /// not followed.
 pub async fn job_script(State(db): State<SqlitePool>, State(paths): State<Arc<Paths>>, Path(id): Path<i64>) -> Result<Response, AppError> {
     store::runs::fetch(&db, id).await?;
-    let text = read_plain_file(&paths.run_dir(id).join(SCRIPT)).await.ok_or(AppError::NotFound)?;
+    let text = read_plain_file(&paths.run_dir(id), SCRIPT).await.ok_or(AppError::NotFound)?;
     let headers = [
         (axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
         (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"run-{id}-job.sbatch\"")),
@@ -247,13 +247,13 @@ pub async fn job_script(State(db): State<SqlitePool>, State(paths): State<Arc<Pa
     Ok((headers, text).into_response())
 }
 
-/// A regular file's text (not through a symlink), or None.
-async fn read_plain_file(path: &std::path::Path) -> Option<String> {
-    let meta = tokio::fs::symlink_metadata(path).await.ok()?;
-    if !meta.is_file() || meta.len() > 1 << 20 {
-        return None;
-    }
-    tokio::fs::read_to_string(path).await.ok()
+/// A regular file's text (below `dir`, not through a symlink), or None.
+async fn read_plain_file(dir: &std::path::Path, name: &str) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let file = crate::paths::open_file(dir, name).await.ok()?;
+    let mut text = String::new();
+    file.take(1 << 20).read_to_string(&mut text).await.ok()?;
+    Some(text)
 }
 
 /// The end of the run's stderr log as plain text, from its first whole line;

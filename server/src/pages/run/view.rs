@@ -92,7 +92,7 @@ pub fn human_bytes(bytes: i64) -> String {
 /// The end of the run's stderr log, starting at a whole line, and whether
 /// earlier lines were left out; None before the trainer has started.
 pub async fn log_tail(run_dir: &Path) -> Option<(String, bool)> {
-    let mut file = tokio::fs::File::open(run_dir.join(STDERR_LOG)).await.ok()?;
+    let mut file = crate::paths::open_file(run_dir, STDERR_LOG).await.ok()?;
     let len = file.metadata().await.ok()?.len();
     let start = len.saturating_sub(LOG_TAIL_BYTES);
     file.seek(std::io::SeekFrom::Start(start)).await.ok()?;

@@ -23,7 +23,10 @@ pub(super) struct Chunk {
 /// waiting in a cluster queue has not created it yet.
 pub(super) async fn read_from(path: &Path, offset: u64) -> Result<Vec<u8>, IngestError> {
     let read_error = |source| IngestError::Read { path: path.to_owned(), source };
-    let mut file = match tokio::fs::File::open(path).await {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(read_error(std::io::Error::other("not a file path")));
+    };
+    let mut file = match crate::paths::open_file(dir, name).await {
         Ok(file) => file,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(read_error(e)),
@@ -56,6 +59,15 @@ pub(super) fn parse_complete(source: Source, base: u64, bytes: &[u8]) -> Chunk {
     Chunk { events, consumed: complete as u64 }
 }
 
+/// The file an event points at, relative to the job's directory.
+fn named_file(event: &advmix_protocol::Event) -> Option<&str> {
+    match event {
+        advmix_protocol::Event::Checkpoint(c) => Some(&c.file),
+        advmix_protocol::Event::Samples(s) => Some(&s.path),
+        _ => None,
+    }
+}
+
 /// One line, or None for a blank line or one that is not an event. A bad
 /// line is skipped rather than retried: the file is append-only, so it will
 /// never get better, and stopping at it would wedge the run for good.
@@ -64,8 +76,14 @@ fn parse_line(source: Source, offset: u64, line: &[u8]) -> Option<EventLine> {
     if text.is_empty() {
         return None;
     }
-    match serde_json::from_slice(text) {
-        Ok(event) => Some(event),
+    match serde_json::from_slice::<EventLine>(text) {
+        Ok(line) => match named_file(&line.event) {
+            Some(file) if !crate::paths::is_plain_relative(file) => {
+                tracing::warn!(?source, offset, file, "skipping an event that names a file outside its directory");
+                None
+            }
+            _ => Some(line),
+        },
         Err(error) => {
             tracing::warn!(?source, offset, %error, "skipping a line of events.jsonl that is not an event");
             None

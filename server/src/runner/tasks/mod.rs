@@ -13,7 +13,11 @@ const STDERR_TAIL_LINES: usize = 20;
 
 /// The last lines of a job's stderr log.
 pub(crate) fn stderr_tail(dir: &Path) -> String {
-    let text = std::fs::read_to_string(dir.join(STDERR_LOG)).unwrap_or_default();
+    let mut text = String::new();
+    if let Ok(file) = crate::paths::open_within(dir, STDERR_LOG.as_ref()) {
+        // Its end is what matters, but a log is small next to memory.
+        let _ = std::io::Read::read_to_string(&mut std::io::Read::take(file, 16 << 20), &mut text);
+    }
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(STDERR_TAIL_LINES)..].join("\n")
 }

@@ -31,7 +31,9 @@ pub async fn run(ctx: TaskContext, run_id: i64, handle: Handle, activity: Arc<No
 
 /// The attempt's final event, if the trainer wrote one.
 fn terminal_event(events: &Path) -> Option<Event> {
-    let text = std::fs::read_to_string(events).ok()?;
+    let mut file = crate::paths::open_within(events.parent()?, events.file_name()?.as_ref()).ok()?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut file, &mut text).ok()?;
     let last = text.lines().rev().find_map(|l| serde_json::from_str::<EventLine>(l).ok())?;
     matches!(last.event, Event::Finished(_) | Event::Failed { .. } | Event::Stopped { .. }).then_some(last.event)
 }
