@@ -2,6 +2,7 @@
 //! neither tch nor axum, so either side can be built without the other.
 
 pub mod config;
+pub mod depth;
 pub mod doctor;
 pub mod events;
 pub mod layout;

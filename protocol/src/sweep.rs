@@ -154,11 +154,13 @@ fn field_error(field: &str, message: impl Into<String>) -> FieldError {
 
 impl SweepSpec {
     pub fn from_json(text: &str) -> Result<SweepSpec, SweepError> {
+        shallow(text)?;
         serde_json::from_str(text)
             .map_err(|e| SweepError::one("spec", format!("is not a valid sweep spec (JSON): {e}")))
     }
 
     pub fn from_yaml(text: &str) -> Result<SweepSpec, SweepError> {
+        shallow(text)?;
         serde_norway::from_str(text)
             .map_err(|e| SweepError::one("spec", format!("is not a valid sweep spec (YAML): {e}")))
     }
@@ -353,6 +355,21 @@ fn convert_each<T>(
     converted
 }
 
+/// Refuses text nested too deep to be a spec, before a parser spends time
+/// on it.
+fn shallow(text: &str) -> Result<(), SweepError> {
+    match crate::depth::too_deep(text, crate::depth::MAX_DEPTH) {
+        None => Ok(()),
+        Some(line) => Err(SweepError::one(
+            "spec",
+            format!(
+                "nests deeper than {} levels (line {line}); a sweep spec needs a handful: check for unclosed brackets",
+                crate::depth::MAX_DEPTH
+            ),
+        )),
+    }
+}
+
 fn check_seeds(seeds: &[u64]) -> Vec<FieldError> {
     if seeds.is_empty() {
         return vec![field_error(
@@ -360,13 +377,18 @@ fn check_seeds(seeds: &[u64]) -> Vec<FieldError> {
             "is empty; list at least one seed, or remove `seeds` to keep base's seed",
         )];
     }
+    let mut seen = std::collections::HashSet::with_capacity(seeds.len());
     let mut errors = Vec::new();
-    for (i, seed) in seeds.iter().enumerate() {
-        if seeds[..i].contains(seed) {
-            errors.push(field_error("seeds", format!("lists {seed} twice; list each seed once")));
+    for seed in seeds {
+        // One error per repeated seed, however often it repeats.
+        if !seen.insert(seed) && !errors.iter().any(|(s, _)| s == seed) {
+            errors.push((*seed, field_error("seeds", format!("lists {seed} twice; list each seed once"))));
+        }
+        if errors.len() >= 10 {
+            break;
         }
     }
-    errors
+    errors.into_iter().map(|(_, e)| e).collect()
 }
 
 impl Parameter {

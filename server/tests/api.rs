@@ -1261,3 +1261,32 @@ async fn a_foreign_host_is_refused_on_every_method(db: SqlitePool) {
         env.get_with("/api/v1/runs", header::HOST, host).await.expect(StatusCode::OK);
     }
 }
+
+/// Nesting is refused before a parser spends quadratic time on it, and a
+/// long seed list is checked in linear time.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_deeply_nested_spec_is_refused_at_once(db: SqlitePool) {
+    let env = env(db);
+    for (content_type, body) in [
+        ("application/yaml", format!("name: deep\nparameters: {}", "[".repeat(200_000))),
+        ("application/json", format!("{{\"name\": \"deep\", \"parameters\": {}", "{\"a\": ".repeat(30_000))),
+    ] {
+        let started = std::time::Instant::now();
+        let call = request(Method::POST, "/api/v1/sweeps")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        let refused = env.send(call).await;
+        let took = started.elapsed();
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
+        assert!(refused.text().contains("nests deeper than"), "{}", refused.text());
+        assert!(took < std::time::Duration::from_secs(2), "{content_type}: refused in {took:?}");
+    }
+    let seeds: Vec<String> = (0..100_000).map(|s| s.to_string()).collect();
+    let spec = format!("method: grid\nbase: {{epochs: 1}}\nseeds: [{}, 7]\n", seeds.join(", "));
+    let started = std::time::Instant::now();
+    let refused = env.send(request(Method::POST, "/api/v1/sweeps/preview").header(header::CONTENT_TYPE, "application/yaml").body(Body::from(spec)).unwrap()).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "100k seeds checked in {:?}", started.elapsed());
+    assert!(refused.text().contains("lists 7 twice"), "{}", refused.text());
+    assert_eq!(count(env.db(), "sweeps").await, 0);
+}
