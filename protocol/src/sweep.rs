@@ -161,6 +161,18 @@ impl SweepSpec {
 
     pub fn from_yaml(text: &str) -> Result<SweepSpec, SweepError> {
         shallow(text)?;
+        // JSON values (what parameters hold) have no infinity, so `.inf`
+        // would be refused with a message about JSON: name its field instead.
+        let lower = text.to_ascii_lowercase();
+        if lower.contains(".inf") || lower.contains(".nan") {
+            let value = serde_norway::from_str::<serde_norway::Value>(text);
+            if let Some(field) = value.ok().and_then(|v| non_finite(&v, "")).filter(|f| !f.is_empty()) {
+                return Err(SweepError::one(
+                    &field,
+                    "is infinite or not a number (`.inf`, `.nan`); write a finite number",
+                ));
+            }
+        }
         serde_norway::from_str(text)
             .map_err(|e| SweepError::one("spec", format!("is not a valid sweep spec (YAML): {e}")))
     }
@@ -233,6 +245,9 @@ impl SweepSpec {
     /// The fields whose meaning depends on `method`, and `seeds`.
     fn check_top_level(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
+        if let Some(problem) = self.name.as_deref().and_then(crate::validate::name_problem) {
+            errors.push(field_error("name", problem));
+        }
         match (self.method, self.count) {
             (SweepMethod::Random, None) => errors.push(field_error(
                 "count",
@@ -357,6 +372,23 @@ fn convert_each<T>(
 
 /// Refuses text nested too deep to be a spec, before a parser spends time
 /// on it.
+/// The dotted path (below `at`) of the first infinite or NaN number in `value`.
+fn non_finite(value: &serde_norway::Value, at: &str) -> Option<String> {
+    use serde_norway::Value;
+    match value {
+        Value::Number(n) => n.as_f64().is_some_and(|f| !f.is_finite()).then(|| at.to_owned()),
+        Value::Sequence(items) => {
+            items.iter().enumerate().find_map(|(i, item)| non_finite(item, &format!("{at}[{i}]")))
+        }
+        Value::Mapping(map) => map.iter().find_map(|(key, item)| {
+            let key = key.as_str().map_or_else(|| format!("{key:?}"), str::to_owned);
+            non_finite(item, &if at.is_empty() { key } else { format!("{at}.{key}") })
+        }),
+        Value::Tagged(tagged) => non_finite(&tagged.value, at),
+        _ => None,
+    }
+}
+
 fn shallow(text: &str) -> Result<(), SweepError> {
     match crate::depth::too_deep(text, crate::depth::MAX_DEPTH) {
         None => Ok(()),
@@ -708,6 +740,7 @@ impl Plan<'_> {
             ),
             SweepMethod::Random => ("count", "lower `count` or list fewer `seeds`"),
         };
+        let advice = format!("{advice}, or raise the server's limit (`advmix serve --max-sweep-runs`)");
         let configs = runs / self.seed_count();
         SweepError::one(
             field,
@@ -979,6 +1012,22 @@ mod tests {
 
     fn expand(yaml: &str) -> Vec<SweepRun> {
         spec(yaml).expand(DEFAULT_MAX_RUNS).unwrap()
+    }
+
+    #[test]
+    fn an_infinite_value_is_refused_at_its_field() {
+        let e = SweepSpec::from_yaml("parameters:\n  lr_max: {min: 0.01, max: .inf}\nmethod: random\ncount: 2")
+            .unwrap_err();
+        assert_eq!(e.errors[0].field, "parameters.lr_max.max", "{e}");
+        assert!(e.to_string().contains("finite"), "{e}");
+        let e = SweepSpec::from_yaml("parameters:\n  lr_max: {values: [0.1, .NaN]}").unwrap_err();
+        assert_eq!(e.errors[0].field, "parameters.lr_max.values[1]", "{e}");
+    }
+
+    #[test]
+    fn a_name_with_a_nul_is_refused() {
+        let e = expand_err("name: \"a\\0b\"\nmethod: grid\nparameters: {lr_max: {values: [0.1, 0.2]}}");
+        assert_eq!(e.errors[0].field, "name", "{e}");
     }
 
     fn expand_err(yaml: &str) -> SweepError {

@@ -19,6 +19,18 @@ impl fmt::Display for FieldError {
     }
 }
 
+/// A run's or sweep's name: 1 to 200 characters, none of them control
+/// characters (a NUL or newline breaks logs, file names and terminals).
+pub fn name_problem(name: &str) -> Option<&'static str> {
+    if name.trim().is_empty() || name.chars().count() > 200 {
+        return Some("give it a name of 1 to 200 characters");
+    }
+    if name.contains(char::is_control) {
+        return Some("has a control character (NUL, newline, tab…); use printable characters only");
+    }
+    None
+}
+
 /// Collects every error instead of stopping at the first.
 #[derive(Default)]
 pub(crate) struct Validator {
@@ -56,5 +68,18 @@ impl Validator {
 
     pub fn finish(self) -> Result<(), Vec<FieldError>> {
         if self.errors.is_empty() { Ok(()) } else { Err(self.errors) }
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::name_problem;
+
+    #[test]
+    fn names_are_printable_and_bounded() {
+        assert!(name_problem("aom eps=0.1 (seed 3)").is_none());
+        for bad in ["", "   ", "a\0b", "two\nlines", "tab\there", &"x".repeat(201)] {
+            assert!(name_problem(bad).is_some(), "{bad:?}");
+        }
     }
 }

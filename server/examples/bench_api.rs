@@ -232,6 +232,7 @@ async fn start_server(db: SqlitePool, data_dir: &Path) -> anyhow::Result<(Socket
             stop_runs_on_exit: false,
             stop_grace: Duration::from_secs(10),
             poll: Duration::from_millis(250),
+            min_free_bytes: 0,
         },
     );
     let state = AppState {

@@ -33,7 +33,8 @@ pub fn app(state: AppState) -> Router {
         .route("/runs/{id}/evals", get(evals::for_run))
         .route("/evals/{id}", get(evals::get))
         .route("/series", get(series::get))
-        .route("/events", get(events::all));
+        .route("/events", get(events::all))
+        .fallback(crate::api::not_found);
     // Pages: one route block per page module, each with its form actions.
     let pages = Router::new()
         .route("/", get(pages::home::show))
@@ -56,11 +57,13 @@ pub fn app(state: AppState) -> Router {
         .merge(pages)
         // Outside the CSRF layer: the login form sets only the session cookie.
         .route("/login", get(auth::login::form).post(auth::login::submit))
+        .route("/logout", get(auth::login::logout_form).post(auth::login::logout))
         .route("/healthz", get(health::check))
         .route("/static/{file}", get(static_files::serve))
         .nest("/api/v1", api)
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(state.auth.clone(), auth::middleware::require))
+        .layer(middleware::from_fn_with_state(state.paths.clone(), crate::error::name_data_dir))
         .layer(middleware::from_fn(auth::middleware::same_origin))
         .layer(middleware::from_fn_with_state(state.hosts.clone(), auth::hosts::check))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

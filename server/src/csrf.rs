@@ -1,4 +1,7 @@
-//! Per-browser CSRF tokens for the pages' forms (double-submit cookie).
+//! CSRF tokens for the pages' forms. A logged-in browser's token is its
+//! session's, kept by the server: a cookie planted by a sibling subdomain
+//! changes nothing. Without a token to log in with (loopback), it is a
+//! per-browser double-submit cookie.
 //!
 //! `same_origin` already refuses posts that browsers mark as cross-site; the
 //! token also covers browsers and proxies that send neither `Sec-Fetch-Site`
@@ -7,8 +10,6 @@
 //! in a hidden `csrf` field, and [`CsrfForm`] accepts a post only when the two
 //! match. A site that cannot read the cookie cannot forge the field.
 
-use std::io::Read;
-
 use askama::Template;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -16,6 +17,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
+use crate::auth::middleware::SessionCsrf;
+use crate::auth::session::random_hex;
 use crate::auth::token::{cookie, same};
 use crate::render::render;
 
@@ -38,21 +41,21 @@ fn valid(token: &str) -> bool {
     token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn fresh() -> String {
-    let mut bytes = [0u8; 16];
-    // The kernel's generator: the token must not be guessable.
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .expect("/dev/urandom is readable");
-    hex::encode(bytes)
+/// The token a session holds, when the request came with one.
+fn of_session(request: &Request) -> Option<String> {
+    request.extensions().get::<SessionCsrf>().map(|s| s.0.clone())
 }
 
-/// Gives every request a [`CsrfToken`] extension, issuing a new cookie when
-/// the browser has none.
+/// Gives every request a [`CsrfToken`] extension: its session's, or the
+/// browser's cookie, issuing a new cookie when the browser has none.
 pub async fn ensure(mut request: Request, next: Next) -> Response {
+    if let Some(token) = of_session(&request) {
+        request.extensions_mut().insert(CsrfToken(token));
+        return next.run(request).await;
+    }
     let existing = cookie(request.headers(), COOKIE).filter(|t| valid(t)).map(str::to_owned);
     let issued = existing.is_none();
-    let token = existing.unwrap_or_else(fresh);
+    let token = existing.unwrap_or_else(|| random_hex(16));
     request.extensions_mut().insert(CsrfToken(token.clone()));
     let mut response = next.run(request).await;
     if issued {
@@ -77,7 +80,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let expected = cookie(req.headers(), COOKIE).map(str::to_owned);
+        let expected = of_session(&req).or_else(|| cookie(req.headers(), COOKIE).map(str::to_owned));
         let body = axum::body::Bytes::from_request(req, state).await.map_err(IntoResponse::into_response)?;
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
             .map_err(|e| (StatusCode::BAD_REQUEST, format!("the form could not be read: {e}")).into_response())?;

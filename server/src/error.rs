@@ -1,7 +1,14 @@
+use std::sync::Arc;
+
 use axum::Json;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+
+use crate::paths::Paths;
+use crate::store::fault::Fault;
 
 /// Errors a handler can return. Details of internal failures go to the
 /// server log; the client sees only what it can act on.
@@ -40,8 +47,34 @@ impl AppError {
     }
 }
 
+impl AppError {
+    fn fault(&self) -> Option<Fault> {
+        match self {
+            AppError::Database(e) => Fault::of_sqlx(e),
+            AppError::Io(e) => Fault::of_io(e),
+            _ => None,
+        }
+    }
+}
+
+/// Marks a response that failed on the disk; [`name_data_dir`] words it.
+#[derive(Clone, Copy)]
+struct StorageFault(Fault);
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        if let Some(fault) = self.fault() {
+            tracing::error!(error = %self, "storage fault");
+            // 507 for a full disk (the client may retry once space is
+            // freed), 503 for a failing one.
+            let status = match fault {
+                Fault::Full => StatusCode::INSUFFICIENT_STORAGE,
+                Fault::Io => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            let mut response = (status, Json(json!({ "error": "not saved: the data directory's disk failed" }))).into_response();
+            response.extensions_mut().insert(StorageFault(fault));
+            return response;
+        }
         let (status, body) = match self {
             AppError::NotFound => (StatusCode::NOT_FOUND, json!({ "error": "not found" })),
             AppError::Invalid(errors) => {
@@ -64,5 +97,19 @@ impl IntoResponse for AppError {
             }
         };
         (status, Json(body)).into_response()
+    }
+}
+
+/// Says which disk a storage fault was on: the errors themselves do not know
+/// the data directory, the app does.
+pub async fn name_data_dir(State(paths): State<Arc<Paths>>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    match response.extensions().get::<StorageFault>().copied() {
+        Some(StorageFault(fault)) => {
+            let (parts, _) = response.into_parts();
+            let body = Json(json!({ "error": fault.message(paths.data_dir()) }));
+            (parts.status, parts.headers, body).into_response()
+        }
+        None => response,
     }
 }

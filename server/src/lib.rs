@@ -8,7 +8,8 @@
 //! - `advmix_protocol`: the types shared with the trainer.
 //!
 //! `paths` names the files under the data directory, `compute` asks the
-//! trainer what devices this machine has.
+//! trainer what devices this machine has, `listen` is the accept loop and
+//! its connection limits.
 
 pub mod api;
 pub mod app;
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod compute;
 pub mod csrf;
 pub mod error;
+pub mod listen;
 pub mod pages;
 pub mod paths;
 pub mod render;
@@ -41,5 +43,15 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    serve_with(listener, state, listen::Limits::default(), shutdown).await
+}
+
+/// [`serve`] with the connection limits of `advmix serve`'s flags.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    limits: listen::Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    listen::serve(listener, app(state), limits, shutdown).await
 }

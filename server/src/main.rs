@@ -14,7 +14,7 @@ use advmix_server::runner::executor::slurm::{self, SlurmExecutor};
 use advmix_server::runner::slots::{cluster_slots, plan_slots};
 use advmix_server::runner::{Runner, RunnerConfig};
 use advmix_server::settings::{ExecutorKind, ServeArgs};
-use advmix_server::{AppState, cli, compute, serve, store};
+use advmix_server::{AppState, cli, compute, serve_with, store};
 
 #[derive(Parser)]
 #[command(name = "advmix", version, about = "Adversarial-robustness experiments: server and CLI")]
@@ -140,9 +140,7 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     };
     tracing::info!(slots = ?slots.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), "run slots");
 
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}: is another advmix already running? Pick another --port"))?;
+    let listener = TcpListener::bind(addr).await.map_err(|e| bind_error(addr, e))?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let bus = Bus::new(4096);
     let paths = Paths::new(data_dir.clone());
@@ -157,6 +155,7 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
             stop_runs_on_exit: args.stop_runs_on_exit,
             stop_grace: Duration::from_secs(args.stop_grace),
             poll: Duration::from_millis(250),
+            min_free_bytes: args.min_free_mb.saturating_mul(1 << 20),
         },
     );
     let scheduling = tokio::spawn(runner.clone().run());
@@ -169,10 +168,12 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         bus,
         max_sweep_runs: args.max_sweep_runs,
         shutdown,
-        auth: advmix_server::auth::Auth::new(args.access_token()?),
+        auth: advmix_server::auth::Auth::new(args.access_token()?)
+            .session_ttl(Duration::from_secs(args.session_hours.max(1) * 3600))
+            .secure_cookies(args.secure_cookies),
         hosts: advmix_server::auth::hosts::AllowedHosts::new(args.host, &args.allowed_hosts).into(),
     };
-    serve(listener, state, async move {
+    serve_with(listener, state, args.limits.limits(), async move {
         shutdown_signal().await;
         // Tells the runner, the jobs' tasks and the SSE streams at once.
         let _ = stop.send(true);
@@ -183,6 +184,17 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     pool.close().await;
     tracing::info!("advmix stopped");
     Ok(())
+}
+
+/// Why the address cannot be listened on, in terms of what to do.
+fn bind_error(addr: std::net::SocketAddr, e: std::io::Error) -> anyhow::Error {
+    let advice = match e.kind() {
+        std::io::ErrorKind::AddrInUse => "something else (another advmix?) listens there: stop it or pick another --port",
+        std::io::ErrorKind::AddrNotAvailable => "no network interface of this machine has that address: check --host",
+        std::io::ErrorKind::PermissionDenied => "ports below 1024 need root: pick a --port of 1024 or more",
+        _ => "check --host and --port",
+    };
+    anyhow::anyhow!("cannot listen on {addr} ({e}): {advice}")
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -46,10 +46,42 @@ impl Paths {
         self.run_dir(run_id).join(CHECKPOINT_DIR).join(RESUME_FILE)
     }
 
+    /// Where run archives are built for download.
+    pub fn archives(&self) -> PathBuf {
+        self.data_dir.join("archives")
+    }
+
     /// An evaluation job's directory: its events, report and log.
     pub fn eval_dir(&self, eval_id: i64) -> PathBuf {
         self.data_dir.join("evals").join(eval_id.to_string())
     }
+}
+
+/// Bytes free for unprivileged writers on the filesystem holding `dir`.
+pub fn free_bytes(dir: &Path) -> std::io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+    // SAFETY: a NUL-terminated path and a zeroed struct for the kernel to fill.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(name.as_ptr(), &raw mut stat) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
+}
+
+/// Removes the `*.tmp` files directly in `dir`: what a writer that died (or
+/// met a full disk) left half-written. Only for directories no live job
+/// writes to. Symlinks are removed as links, never followed.
+pub fn remove_temp_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let is_temp = entry.file_name().to_str().is_some_and(|n| n.ends_with(".tmp"));
+        if is_temp && entry.file_type().is_ok_and(|t| !t.is_dir()) && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Whether `relative` (a path from an events file) names something below a

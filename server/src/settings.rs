@@ -51,8 +51,47 @@ pub struct ServeArgs {
     /// shares --data-dir with this machine.
     #[arg(long, env = "ADVMIX_EXECUTOR", value_enum, default_value_t = ExecutorKind::Local)]
     pub executor: ExecutorKind,
+    /// Queued work starts only while the data directory's disk has at least
+    /// this many MiB free; a full disk fails runs and refuses writes.
+    #[arg(long, env = "ADVMIX_MIN_FREE_MB", default_value_t = 1024)]
+    pub min_free_mb: u64,
+    #[command(flatten)]
+    pub limits: ConnectionArgs,
+    /// Mark cookies `Secure` (HTTPS only). Set on its own for requests that
+    /// a TLS proxy marks with `X-Forwarded-Proto: https`.
+    #[arg(long, env = "ADVMIX_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// Hours a browser stays logged in.
+    #[arg(long, env = "ADVMIX_SESSION_HOURS", default_value_t = 24 * 7)]
+    pub session_hours: u64,
     #[command(flatten)]
     pub slurm: SlurmArgs,
+}
+
+/// How long connections may take and how many may be open: an idle or
+/// slow client must not hold the server's memory.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ConnectionArgs {
+    /// Seconds a client has to send a request's headers.
+    #[arg(long, env = "ADVMIX_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a kept-alive connection may sit with no request before it is
+    /// closed. Live pages' event streams send a heartbeat and stay open.
+    #[arg(long, env = "ADVMIX_IDLE_TIMEOUT", default_value_t = 60)]
+    pub idle_timeout: u64,
+    /// Connections open at once; more wait in the kernel's queue.
+    #[arg(long, env = "ADVMIX_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+}
+
+impl ConnectionArgs {
+    pub fn limits(&self) -> crate::listen::Limits {
+        crate::listen::Limits {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout.max(1)),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout.max(1)),
+            max_connections: self.max_connections.max(1),
+        }
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,9 +161,18 @@ impl ServeArgs {
             if token.is_empty() {
                 anyhow::bail!("the token file {} is empty: put the access token on its first line", file.display());
             }
+            crate::auth::token::check_token(&token).map_err(|e| anyhow::anyhow!("{e} (in {})", file.display()))?;
             return Ok(Some(token));
         }
-        Ok(self.token.clone().filter(|t| !t.is_empty()))
+        // Set but blank is a mistake, not "no token": say so rather than
+        // serve without one.
+        match self.token.as_deref() {
+            None | Some("") => Ok(None),
+            Some(token) => {
+                crate::auth::token::check_token(token).map_err(|e| anyhow::anyhow!("{e} (ADVMIX_TOKEN or --token)"))?;
+                Ok(Some(token.trim().to_owned()))
+            }
+        }
     }
 
     pub fn addr(&self) -> anyhow::Result<SocketAddr> {

@@ -84,9 +84,14 @@ pub fn write(
     let data = safetensors::serialize(views, Some(metadata)).map_err(|e| io_err(std::io::Error::other(e)))?;
 
     let tmp = path.with_extension("safetensors.tmp");
-    let mut file = fs::File::create(&tmp).map_err(io_err)?;
-    file.write_all(&data).and_then(|()| file.sync_all()).map_err(io_err)?;
-    fs::rename(&tmp, path).map_err(io_err)?;
+    let written = fs::File::create(&tmp)
+        .and_then(|mut file| file.write_all(&data).and_then(|()| file.sync_all()))
+        .and_then(|()| fs::rename(&tmp, path));
+    if let Err(e) = written {
+        // A full disk must not keep the half-written file (and its space).
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err(e));
+    }
     Ok(Written { bytes: data.len() as u64, sha256: hex::encode(Sha256::digest(&data)) })
 }
 

@@ -25,7 +25,16 @@ fn build(run_dir: &Path, out: &Path, top: &str) -> std::io::Result<()> {
     // Its own temporary name, so two downloads of one run never share a file.
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let tmp = out.with_extension(format!("tar.{}.tmp", NEXT.fetch_add(1, Ordering::Relaxed)));
-    let mut archive = tar::Builder::new(std::fs::File::create(&tmp)?);
+    let built = write(run_dir, &tmp, top).and_then(|()| std::fs::rename(&tmp, out));
+    if built.is_err() {
+        // A full disk must not keep the half-written archive.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    built
+}
+
+fn write(run_dir: &Path, tmp: &Path, top: &str) -> std::io::Result<()> {
+    let mut archive = tar::Builder::new(std::fs::File::create(tmp)?);
     archive.follow_symlinks(false);
     let mut stack = vec![run_dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -49,8 +58,7 @@ fn build(run_dir: &Path, out: &Path, top: &str) -> std::io::Result<()> {
             }
         }
     }
-    archive.into_inner()?.sync_all()?;
-    std::fs::rename(tmp, out)
+    archive.into_inner()?.sync_all()
 }
 
 pub async fn download(
@@ -64,7 +72,7 @@ pub async fn download(
     if !run_dir.is_dir() {
         return Err(AppError::NotFound);
     }
-    let archives: PathBuf = paths.data_dir().join("archives");
+    let archives: PathBuf = paths.archives();
     std::fs::create_dir_all(&archives)?;
     let name = format!("run-{id}.tar");
     let out = archives.join(&name);

@@ -82,3 +82,12 @@ fn rejection_message(rejection: &JsonRejection) -> String {
         other => other.body_text(),
     }
 }
+
+/// Unknown paths under `/api/v1` answer in JSON, like the rest of the API,
+/// and point at its reference.
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    let body = serde_json::json!({
+        "error": format!("no API endpoint {}: the endpoints are listed in docs/api.md", uri.path())
+    });
+    (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+}

@@ -1,13 +1,17 @@
-//! The login page: the token in, the session cookie out.
+//! The login page (the token in, a session cookie out) and logout.
+
+use std::net::SocketAddr;
 
 use askama::Template;
-use axum::Form;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::{Extension, Form};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::token::{Auth, COOKIE, same};
+use super::limit;
+use super::middleware::too_many;
+use super::token::{Auth, COOKIE, cookie};
 use crate::render::render;
 
 #[derive(Template)]
@@ -15,6 +19,12 @@ use crate::render::render;
 struct Login {
     next: String,
     error: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct Logout {
+    enabled: bool,
 }
 
 #[derive(Deserialize)]
@@ -30,11 +40,15 @@ fn safe_next(next: Option<String>) -> String {
         .unwrap_or_else(|| "/".into())
 }
 
-pub async fn form(axum::extract::Query(q): axum::extract::Query<NextQuery>) -> Response {
-    match render(&Login { next: safe_next(q.next), error: None }) {
-        Ok(html) => html.into_response(),
+fn page(status: StatusCode, template: &impl Template) -> Response {
+    match render(template) {
+        Ok(html) => (status, html).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+pub async fn form(axum::extract::Query(q): axum::extract::Query<NextQuery>) -> Response {
+    page(StatusCode::OK, &Login { next: safe_next(q.next), error: None })
 }
 
 #[derive(Deserialize)]
@@ -43,17 +57,39 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-pub async fn submit(State(auth): State<Auth>, Form(form): Form<LoginForm>) -> Response {
+pub async fn submit(
+    State(auth): State<Auth>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let next = safe_next(form.next);
-    match &auth.token {
-        Some(token) if same(form.token.trim(), token) => {
-            let cookie = format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", Auth::session(token));
-            ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
-        }
-        Some(_) => match render(&Login { next, error: Some("That is not the access token. Check ADVMIX_TOKEN on the server.") }) {
-            Ok(html) => (StatusCode::UNAUTHORIZED, html).into_response(),
-            Err(e) => e.into_response(),
-        },
-        None => Redirect::to(&next).into_response(),
+    if !auth.enabled() {
+        return Redirect::to(&next).into_response();
     }
+    let address = limit::address(peer.map(|p| p.0.0));
+    if let Some(wait) = auth.blocked(address) {
+        return too_many(wait);
+    }
+    if auth.is_token(&form.token) {
+        let id = auth.sessions.start();
+        return ([(header::SET_COOKIE, auth.session_cookie(Some(&id), &headers))], Redirect::to(&next)).into_response();
+    }
+    auth.failed(address);
+    page(StatusCode::UNAUTHORIZED, &Login { next, error: Some("That is not the access token. Check ADVMIX_TOKEN on the server.") })
+}
+
+/// A page with the logout button: logging out changes state, so it is a
+/// POST, and a link can only lead here.
+pub async fn logout_form(State(auth): State<Auth>) -> Response {
+    page(StatusCode::OK, &Logout { enabled: auth.enabled() })
+}
+
+/// Ends the browser's session here and in its cookie jar.
+pub async fn logout(State(auth): State<Auth>, headers: HeaderMap) -> Response {
+    if let Some(id) = cookie(&headers, COOKIE) {
+        auth.sessions.end(id);
+    }
+    let target = if auth.enabled() { "/login" } else { "/" };
+    ([(header::SET_COOKIE, auth.session_cookie(None, &headers))], Redirect::to(target)).into_response()
 }

@@ -7,10 +7,15 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 
-use super::token::Auth;
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+
+use super::limit;
+use super::token::{Access, Auth};
 
 fn open_path(path: &str) -> bool {
-    path == "/healthz" || path == "/login" || path.starts_with("/static/")
+    path == "/healthz" || path == "/login" || path == "/logout" || path.starts_with("/static/")
 }
 
 /// Refuses state-changing requests that a browser sent from another site:
@@ -38,10 +43,35 @@ fn cross_site(headers: &HeaderMap) -> bool {
     }
 }
 
-pub async fn require(State(auth): State<Auth>, request: Request, next: Next) -> Response {
+/// The session a page request came with: its forms carry the session's
+/// CSRF token (see `csrf`).
+#[derive(Clone)]
+pub struct SessionCsrf(pub String);
+
+pub async fn require(State(auth): State<Auth>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    if open_path(path) || auth.accepts(request.headers()) {
+    if open_path(path) {
         return next.run(request).await;
+    }
+    let address = limit::address(request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0));
+    let guessing = request.headers().contains_key(axum::http::header::AUTHORIZATION);
+    if auth.enabled()
+        && guessing
+        && let Some(wait) = auth.blocked(address)
+    {
+        return too_many(wait);
+    }
+    match auth.check(request.headers()) {
+        Access::Open | Access::Bearer => return next.run(request).await,
+        Access::Session(session) => {
+            request.extensions_mut().insert(SessionCsrf(session.csrf.clone()));
+            return next.run(request).await;
+        }
+        Access::Refused { guessed } => {
+            if guessed {
+                auth.failed(address);
+            }
+        }
     }
     if path.starts_with("/api/") {
         let body = json!({ "error": "missing or wrong access token: send `Authorization: Bearer TOKEN`" });
@@ -49,6 +79,15 @@ pub async fn require(State(auth): State<Auth>, request: Request, next: Next) -> 
     }
     let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
     Redirect::to(&format!("/login?next={}", urlencode(target))).into_response()
+}
+
+/// 429 for an address that sent too many wrong tokens.
+pub fn too_many(wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs() + 1;
+    let body = json!({
+        "error": format!("too many wrong access tokens from your address: wait {seconds} s, then try again with the right one")
+    });
+    (StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, seconds.to_string())], axum::Json(body)).into_response()
 }
 
 fn urlencode(s: &str) -> String {

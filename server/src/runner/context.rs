@@ -63,6 +63,33 @@ impl TaskContext {
     }
 }
 
+impl TaskContext {
+    /// Retries `write` (a job's last events and how it ended) until it lands:
+    /// a full or failing disk must not leave the run showing `running` for
+    /// ever. Gives up only when the server stops; the next start settles
+    /// the job then, as it does any it finds ended.
+    pub async fn until_written<F, Fut, E>(&self, what: &str, mut write: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(), E>>,
+        E: std::fmt::Display,
+    {
+        let mut wait = Duration::from_millis(250);
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            match write().await {
+                Ok(()) => return true,
+                Err(e) => tracing::error!(error = %e, retry_in = ?wait, "cannot record {what}; retrying"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = until_shutdown(&mut shutdown) => return false,
+            }
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
 /// Resolves once shutdown has begun (or its sender is gone).
 pub async fn until_shutdown(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;

@@ -25,6 +25,8 @@ pub enum Followed {
     LeftRunning,
 }
 
+/// Its last lines, written just before it ended, are the caller's to ingest:
+/// it retries them together with how the job ended.
 pub async fn follow(ctx: &TaskContext, source: Source, events: &Path, handle: &Handle, activity: Arc<Notify>) -> Followed {
     let mut tick = tokio::time::interval(ctx.poll);
     let mut shutdown = ctx.shutdown.clone();
@@ -33,14 +35,14 @@ pub async fn follow(ctx: &TaskContext, source: Source, events: &Path, handle: &H
     let mut restarts = ctx.executor.restarts(handle).await;
     // What the run's status last said, so that only a change is written.
     let mut was_waiting = None;
-    let followed = loop {
+    loop {
         tokio::select! {
             () = activity.notified() => ingest_now(ctx, source, events).await,
             _ = tick.tick() => {
                 ingest_now(ctx, source, events).await;
                 match ctx.executor.state(handle).await {
-                    JobState::Ended(exit) => break Followed::Ended(exit),
-                    JobState::Gone => break Followed::Gone,
+                    JobState::Ended(exit) => return Followed::Ended(exit),
+                    JobState::Gone => return Followed::Gone,
                     JobState::Pending(reason) => {
                         restarted(ctx, source, handle, &mut restarts, reason).await;
                         waiting(ctx, source, &mut was_waiting, true).await;
@@ -57,13 +59,10 @@ pub async fn follow(ctx: &TaskContext, source: Source, events: &Path, handle: &H
                     ingest_now(ctx, source, events).await;
                     return Followed::LeftRunning;
                 }
-                break stop_now(ctx, handle).await;
+                return stop_now(ctx, handle).await;
             }
         }
-    };
-    // The job may have written its last lines just before it ended.
-    ingest_now(ctx, source, events).await;
-    followed
+    }
 }
 
 /// A run whose job the executor started again (requeued after preemption

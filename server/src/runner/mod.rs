@@ -33,6 +33,8 @@ pub struct RunnerConfig {
     pub stop_runs_on_exit: bool,
     pub stop_grace: Duration,
     pub poll: Duration,
+    /// Free bytes the data directory's disk must keep for new work to start.
+    pub min_free_bytes: u64,
 }
 
 #[derive(Clone)]
@@ -52,7 +54,7 @@ impl Runner {
             stop_on_exit: config.stop_runs_on_exit,
         };
         let slots = Slots::new(config.slots, wake.clone());
-        Runner(Arc::new(Scheduler::new(ctx, slots, wake)))
+        Runner(Arc::new(Scheduler::new(ctx, slots, wake, config.min_free_bytes)))
     }
 
     /// Adopts the jobs a previous server left running, then starts queued
@@ -64,6 +66,12 @@ impl Runner {
     /// Asks the scheduler to look at the queue now (work was queued or ended).
     pub fn wake(&self) {
         self.0.wake.notify_one();
+    }
+
+    /// Why queued work is held back now (the data directory's disk is
+    /// nearly full), if it is.
+    pub fn held(&self) -> Option<String> {
+        self.0.held()
     }
 
     pub fn paths(&self) -> &Paths {

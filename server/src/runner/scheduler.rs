@@ -13,6 +13,7 @@ use super::context::{TaskContext, until_shutdown};
 use super::executor::{EvalArgs, Handle, JobSpec, eval_args, train_args};
 use super::slots::{Job, SlotLease, Slots};
 use super::tasks;
+use advmix_protocol::layout::CHECKPOINT_DIR;
 use crate::store::{self, RunStatus};
 
 pub struct Scheduler {
@@ -23,11 +24,69 @@ pub struct Scheduler {
     accepting: AtomicBool,
     /// The jobs' tasks, so that shutdown can wait for them to settle.
     tasks: Mutex<tokio::task::JoinSet<()>>,
+    /// Below this many free bytes on the data directory's disk nothing new
+    /// starts: a run that fills the disk fails, and takes the database's
+    /// writes down with it.
+    min_free: u64,
+    /// Why queued work is held back now, for the home page.
+    held: std::sync::Mutex<Option<String>>,
 }
 
 impl Scheduler {
-    pub(super) fn new(ctx: TaskContext, slots: Arc<Slots>, wake: Arc<Notify>) -> Scheduler {
-        Scheduler { ctx, slots, wake, accepting: AtomicBool::new(true), tasks: Mutex::new(tokio::task::JoinSet::new()) }
+    pub(super) fn new(ctx: TaskContext, slots: Arc<Slots>, wake: Arc<Notify>, min_free: u64) -> Scheduler {
+        Scheduler {
+            ctx,
+            slots,
+            wake,
+            accepting: AtomicBool::new(true),
+            tasks: Mutex::new(tokio::task::JoinSet::new()),
+            min_free,
+            held: std::sync::Mutex::new(None),
+        }
+    }
+
+    pub(super) fn held(&self) -> Option<String> {
+        self.held.lock().expect("not poisoned").clone()
+    }
+
+    /// Whether the data directory has room for another job; says why not
+    /// (and logs it once) when it has not.
+    fn room(&self) -> bool {
+        let dir = self.ctx.paths.data_dir();
+        let why = match crate::paths::free_bytes(dir) {
+            Ok(free) if free >= self.min_free => None,
+            Ok(free) => Some(format!(
+                "queued work waits: {} has {} MiB free, under the {} MiB that --min-free-mb asks; free space there and it starts again",
+                dir.display(),
+                free >> 20,
+                self.min_free >> 20
+            )),
+            Err(e) => Some(format!("queued work waits: cannot read the free space of {}: {e}", dir.display())),
+        };
+        let mut held = self.held.lock().expect("not poisoned");
+        if *held != why {
+            match &why {
+                Some(why) => tracing::warn!(%why, "holding queued work"),
+                None => tracing::info!("space is back: starting queued work again"),
+            }
+            *held = why;
+        }
+        held.is_none()
+    }
+
+    /// Removes what writers left half-written in directories no job writes
+    /// to now: archives being built, and checkpoints of runs not running.
+    fn remove_temp_files(&self, live: &[i64]) {
+        let paths = &self.ctx.paths;
+        let mut removed = crate::paths::remove_temp_files(&paths.archives());
+        let runs = std::fs::read_dir(paths.data_dir().join("runs")).into_iter().flatten().flatten();
+        for id in runs.filter_map(|e| e.file_name().to_str()?.parse::<i64>().ok()).filter(|id| !live.contains(id)) {
+            let dir = paths.run_dir(id);
+            removed += crate::paths::remove_temp_files(&dir) + crate::paths::remove_temp_files(&dir.join(CHECKPOINT_DIR));
+        }
+        if removed > 0 {
+            tracing::info!(removed, "removed temporary files left by an earlier crash or full disk");
+        }
     }
 
     pub(super) async fn run(&self) {
@@ -52,7 +111,9 @@ impl Scheduler {
     /// Follows again what the database says is running. A job that ended
     /// meanwhile is settled by its task's first look at it.
     async fn adopt(&self) -> sqlx::Result<()> {
-        for run in store::runs::running(&self.ctx.db).await? {
+        let running = store::runs::running(&self.ctx.db).await?;
+        self.remove_temp_files(&running.iter().map(|r| r.id).collect::<Vec<_>>());
+        for run in running {
             let lease = self.slots.adopt(Job::Run(run.id), run.slot.as_deref());
             let handle = Handle(run.handle.unwrap_or_default());
             tracing::info!(run = run.id, %handle, "following a run that outlived the last server");
@@ -79,7 +140,7 @@ impl Scheduler {
     async fn fill_slots(&self) -> anyhow::Result<()> {
         // Each pass starts one job in the first free slot that has one, then
         // looks again: a CPU slot may have work when a GPU slot has none.
-        'pass: while self.open() && self.has_capacity() {
+        'pass: while self.open() && self.has_capacity() && !self.slots.free().is_empty() && self.room() {
             for index in self.slots.free() {
                 let slot = self.slots.all()[index].clone();
                 if let Some(job) = store::evals::next_queued(&self.ctx.db).await? {

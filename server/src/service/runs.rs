@@ -50,10 +50,10 @@ pub async fn list(db: &SqlitePool, q: &store::runs::ListQuery) -> Result<(i64, V
 }
 
 fn check_name(name: &str) -> Result<(), AppError> {
-    if name.trim().is_empty() || name.len() > 200 {
-        return Err(AppError::field("name", "give the run a name of 1 to 200 characters"));
+    match advmix_protocol::validate::name_problem(name) {
+        Some(problem) => Err(AppError::field("name", problem)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Queues one run; its id.

@@ -2,7 +2,7 @@
 //! generated config is valid, placeable, and the count is within the limit.
 
 use advmix_protocol::FieldError;
-use advmix_protocol::sweep::{SweepError, SweepMethod, SweepRun, SweepSpec};
+use advmix_protocol::sweep::{SweepError, SweepRun, SweepSpec};
 use sqlx::SqlitePool;
 
 use crate::error::AppError;
@@ -19,29 +19,7 @@ impl From<SweepError> for AppError {
 /// the launch page both check through here, so a preview that says OK means
 /// the create will work, and both refuse the same specs with the same words.
 pub fn expand(spec: &SweepSpec, limit: usize) -> Result<Vec<SweepRun>, SweepError> {
-    let runs = spec.run_count()?;
-    if runs > limit {
-        return Err(over_limit(spec, runs, limit));
-    }
     spec.expand(limit)
-}
-
-/// Refused at `count` for a random sweep (as expansion reports it), else at
-/// `parameters`.
-fn over_limit(spec: &SweepSpec, runs: usize, limit: usize) -> SweepError {
-    let (field, fix) = if spec.method == SweepMethod::Random {
-        ("count", "lower count")
-    } else {
-        ("parameters", "vary fewer parameters or values, or use method: random with a count")
-    };
-    SweepError {
-        errors: vec![FieldError {
-            field: field.into(),
-            message: format!(
-                "this sweep makes {runs} runs, above the limit of {limit}: {fix}, or raise the server's --max-sweep-runs"
-            ),
-        }],
-    }
 }
 
 /// Refuses runs that ask for a device no slot of this server has (they

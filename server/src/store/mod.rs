@@ -6,6 +6,7 @@
 pub mod checkpoints;
 pub mod epochs;
 pub mod evals;
+pub mod fault;
 pub mod ingest;
 pub mod runs;
 pub mod status;
@@ -43,6 +44,7 @@ pub async fn open(data_dir: &Path) -> anyhow::Result<SqlitePool> {
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        .after_release(|conn, _| Box::pin(async move { Ok(fault::clean(conn).await) }))
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open the database {}", path.display()))?;

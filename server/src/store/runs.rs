@@ -184,7 +184,10 @@ pub async fn list(db: &SqlitePool, q: &ListQuery) -> sqlx::Result<(i64, Vec<RunS
     // `x IS NULL`, so that an index on the column can serve the order.
     let direction = if q.descending() { "DESC" } else { "ASC" };
     select.push(format!(" ORDER BY r.{sort} {direction} NULLS LAST, r.id {direction} LIMIT "));
-    select.push_bind(q.per_page()).push(" OFFSET ").push_bind((q.page() - 1).saturating_mul(q.per_page()));
+    // Capped far past any real list: SQLite adds LIMIT to OFFSET, and a sum
+    // that overflows would return the first page for a page far past the end.
+    let offset = (q.page() - 1).saturating_mul(q.per_page()).min(1 << 53);
+    select.push_bind(q.per_page()).push(" OFFSET ").push_bind(offset);
     let runs: Vec<RunSummary> = select.build_query_as().fetch_all(db).await?;
     Ok((total, runs))
 }

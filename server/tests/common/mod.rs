@@ -82,6 +82,7 @@ pub fn with_executor(
             stop_runs_on_exit: false,
             stop_grace: std::time::Duration::from_secs(10),
             poll: std::time::Duration::from_millis(100),
+            min_free_bytes: 0,
         },
     );
     let state = AppState {

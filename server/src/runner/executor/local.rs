@@ -225,6 +225,7 @@ mod tests {
             stop_runs_on_exit: false,
             stop_grace: Duration::from_secs(5),
             poll: Duration::from_millis(50),
+            min_free_bytes: 0,
         };
         let runner = Runner::new(db.clone(), executor, Bus::new(16), shutdown, config);
         let scheduling = tokio::spawn(runner.clone().run());

@@ -12,19 +12,23 @@ use super::stderr_tail;
 use crate::runner::context::TaskContext;
 use crate::runner::executor::{Exit, Handle};
 use crate::runner::follow::{Followed, follow};
-use crate::runner::ingest::Source;
+use crate::runner::ingest::{self, Source};
 use crate::runner::slots::SlotLease;
 use crate::store::{self, EvalStatus};
 
 pub async fn run(ctx: TaskContext, eval_id: i64, handle: Handle, activity: Arc<Notify>, lease: Option<SlotLease>) {
     let dir = ctx.paths.eval_dir(eval_id);
-    let followed = follow(&ctx, Source::Eval(eval_id), &dir.join(EVENTS_FILE), &handle, activity).await;
+    let events = dir.join(EVENTS_FILE);
+    let followed = follow(&ctx, Source::Eval(eval_id), &events, &handle, activity).await;
     if followed == Followed::LeftRunning {
         return;
     }
-    match settle(&ctx, eval_id, &followed).await {
-        Ok(()) => ctx.publish_eval(eval_id).await,
-        Err(e) => tracing::error!(eval = eval_id, error = %e, "cannot record how the evaluation ended"),
+    let ended = || async {
+        ingest::ingest(&ctx.db, Source::Eval(eval_id), &events, Some(&ctx.bus)).await.map_err(|e| e.to_string())?;
+        settle(&ctx, eval_id, &followed).await.map_err(|e| e.to_string())
+    };
+    if ctx.until_written(&format!("how evaluation {eval_id} ended"), ended).await {
+        ctx.publish_eval(eval_id).await;
     }
     drop(lease);
 }

@@ -11,7 +11,7 @@ use super::stderr_tail;
 use crate::runner::context::TaskContext;
 use crate::runner::executor::{Exit, Handle};
 use crate::runner::follow::{Followed, follow};
-use crate::runner::ingest::Source;
+use crate::runner::ingest::{self, Source};
 use crate::runner::slots::SlotLease;
 use crate::store::{self, RunStatus};
 
@@ -22,9 +22,13 @@ pub async fn run(ctx: TaskContext, run_id: i64, handle: Handle, activity: Arc<No
         // Left running on purpose: the next server adopts it.
         return;
     }
-    match settle(&ctx, run_id, &followed).await {
-        Ok(()) => ctx.publish_run(run_id).await,
-        Err(e) => tracing::error!(run = run_id, error = %e, "cannot record how the run ended"),
+    let ended = || async {
+        // Lines the follower could not store (a full disk) go in first.
+        ingest::ingest(&ctx.db, Source::Run(run_id), &events, Some(&ctx.bus)).await.map_err(|e| e.to_string())?;
+        settle(&ctx, run_id, &followed).await.map_err(|e| e.to_string())
+    };
+    if ctx.until_written(&format!("how run {run_id} ended"), ended).await {
+        ctx.publish_run(run_id).await;
     }
     drop(lease);
 }
