@@ -1292,3 +1292,137 @@ async fn a_deeply_nested_spec_is_refused_at_once(db: SqlitePool) {
     assert!(refused.text().contains("lists 7 twice"), "{}", refused.text());
     assert_eq!(count(env.db(), "sweeps").await, 0);
 }
+
+// ------------------------------------------------------------ sessions and limits
+
+/// Logs in; the session cookie's `name=value`.
+async fn session_of(env: &Env) -> String {
+    let resp = login(env, &format!("token={TOKEN}&next=/")).await;
+    assert!(resp.status.is_redirection(), "{}: {}", resp.status, resp.text());
+    resp.header(header::SET_COOKIE).split(';').next().unwrap().to_owned()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn wrong_tokens_are_limited_per_address_before_the_token_is_checked(db: SqlitePool) {
+    let env = env_with_token(db);
+    for i in 0..advmix_server::auth::limit::MAX_FAILURES {
+        let resp = if i % 2 == 0 {
+            env.get_with("/api/v1/runs", header::AUTHORIZATION, &bearer(&format!("guess{i}"))).await
+        } else {
+            login(&env, &format!("token=guess{i}")).await
+        };
+        assert_eq!(resp.status, StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    // The right token is refused too now: guessing fast gains nothing.
+    let resp = env.get_with("/api/v1/runs", header::AUTHORIZATION, &bearer(TOKEN)).await;
+    assert_eq!(resp.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.header(header::RETRY_AFTER).parse::<u64>().unwrap() <= 61);
+    assert!(resp.json()["error"].as_str().unwrap().contains("wait"), "{}", resp.text());
+    assert_eq!(login(&env, &format!("token={TOKEN}")).await.status, StatusCode::TOO_MANY_REQUESTS);
+    // Another address is not affected.
+    let mut other = request(Method::GET, "/api/v1/runs").header(header::AUTHORIZATION, bearer(TOKEN)).body(Body::empty()).unwrap();
+    other.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([10, 1, 2, 3], 5555))));
+    assert_eq!(env.send(other).await.status, StatusCode::OK);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn sessions_are_random_end_at_logout_and_expire(db: SqlitePool) {
+    let mut env = env_with_token(db);
+    let (a, b) = (session_of(&env).await, session_of(&env).await);
+    assert_ne!(a, b, "each login is its own session");
+    let resp = login(&env, &format!("token={TOKEN}")).await;
+    let cookie = resp.header(header::SET_COOKIE);
+    assert!(cookie.contains("Max-Age=604800") && !cookie.contains("Secure"), "{cookie}");
+
+    assert_eq!(env.get_with("/api/v1/runs", header::COOKIE, &a).await.status, StatusCode::OK);
+    let out = env.send(request(Method::POST, "/logout").header(header::COOKIE, &a).body(Body::empty()).unwrap()).await;
+    assert!(out.status.is_redirection());
+    assert_eq!(out.header(header::LOCATION), "/login");
+    assert!(out.header(header::SET_COOKIE).contains("Max-Age=0"), "the browser drops it too");
+    assert_eq!(env.get_with("/api/v1/runs", header::COOKIE, &a).await.status, StatusCode::UNAUTHORIZED, "ended");
+    assert_eq!(env.get_with("/api/v1/runs", header::COOKIE, &b).await.status, StatusCode::OK, "others go on");
+    assert!(env.get("/logout").await.text().contains("action=\"/logout\""));
+
+    env.state.auth = Auth::new(Some(TOKEN.into())).session_ttl(Duration::from_millis(300));
+    let short = session_of(&env).await;
+    assert_eq!(env.get_with("/api/v1/runs", header::COOKIE, &short).await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(env.get_with("/api/v1/runs", header::COOKIE, &short).await.status, StatusCode::UNAUTHORIZED, "expired");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn cookies_are_secure_behind_tls_or_when_asked(db: SqlitePool) {
+    let mut env = env_with_token(db);
+    let form = format!("token={TOKEN}");
+    let proxied = with_body(Method::POST, "/login", "application/x-www-form-urlencoded", form.clone());
+    let (mut parts, body) = proxied.into_parts();
+    parts.headers.insert("x-forwarded-proto", "https".parse().unwrap());
+    let resp = env.send(Request::from_parts(parts, body)).await;
+    assert!(resp.header(header::SET_COOKIE).contains("; Secure"), "{}", resp.header(header::SET_COOKIE));
+    env.state.auth = Auth::new(Some(TOKEN.into())).secure_cookies(true);
+    assert!(login(&env, &form).await.header(header::SET_COOKIE).contains("; Secure"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_logged_in_form_needs_its_sessions_csrf_token_not_a_planted_cookie(db: SqlitePool) {
+    let mut env = env(db);
+    let id = env.create_run("annotated", small()).await;
+    env.state.auth = Auth::new(Some(TOKEN.into()));
+    let session = session_of(&env).await;
+    let page = env.get_with(&format!("/runs/{id}"), header::COOKIE, &session).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.headers.get(header::SET_COOKIE).is_none(), "no separate CSRF cookie for a session");
+    let html = page.text();
+    let token = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+
+    let annotate = |cookies: String, csrf: String| {
+        let body = serde_urlencoded::to_string([("csrf", csrf.as_str()), ("note", "from the form")]).unwrap();
+        request(Method::POST, &format!("/runs/{id}/annotate"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookies)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    // A sibling subdomain can set advmix_csrf, but not the session's token.
+    let planted = "0123456789abcdef0123456789abcdef".to_owned();
+    let resp = env.send(annotate(format!("{session}; advmix_csrf={planted}"), planted)).await;
+    assert_eq!(resp.status, StatusCode::FORBIDDEN);
+    let resp = env.send(annotate(session.clone(), token)).await;
+    assert!(resp.status.is_redirection(), "{}: {}", resp.status, resp.text());
+    let run = env.send(request(Method::GET, &format!("/api/v1/runs/{id}")).header(header::COOKIE, &session).body(Body::empty()).unwrap()).await;
+    assert_eq!(run.json()["note"], "from the form");
+}
+
+// ------------------------------------------------------------ smaller defects
+
+#[sqlx::test(migrations = "../migrations")]
+async fn unknown_api_paths_answer_json_and_huge_pages_are_empty(db: SqlitePool) {
+    let env = env(db);
+    let resp = env.get("/api/v1/no/such/thing").await;
+    assert_eq!(resp.status, StatusCode::NOT_FOUND);
+    assert!(resp.header(header::CONTENT_TYPE).starts_with("application/json"));
+    assert!(resp.json()["error"].as_str().unwrap().contains("/api/v1/no/such/thing"));
+    assert!(env.get("/no/such/page").await.header(header::CONTENT_TYPE).starts_with("text/html"));
+
+    env.create_run("only", small()).await;
+    let list = env.list(&format!("?page={}", i64::MAX)).await;
+    assert_eq!(list["total"], 1);
+    assert!(list["runs"].as_array().unwrap().is_empty(), "a page past the end is empty, not the first: {list}");
+    let list = env.list(&format!("?page={}&per_page=500", i64::MAX / 2)).await;
+    assert!(list["runs"].as_array().unwrap().is_empty());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn control_characters_in_names_are_refused(db: SqlitePool) {
+    let env = env(db);
+    for name in ["nul\u{0}inside", "two\nlines", "bell\u{7}"] {
+        let resp = env.post_json("/api/v1/runs", &json!({ "name": name, "config": small() })).await;
+        assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY, "{name:?}");
+        assert_eq!(resp.json()["field"], "name");
+    }
+    let spec = json!({ "name": "sweep\u{0}", "method": "grid", "base": small(), "parameters": { "lr_max": { "values": [0.1, 0.2] } } });
+    let resp = env.post_json("/api/v1/sweeps", &spec).await;
+    assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", resp.text());
+    assert_eq!(resp.json()["field"], "name");
+    assert_eq!(count(env.db(), "runs").await, 0);
+}

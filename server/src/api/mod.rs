@@ -85,7 +85,7 @@ fn rejection_message(rejection: &JsonRejection) -> String {
 
 /// Unknown paths under `/api/v1` answer in JSON, like the rest of the API,
 /// and point at its reference.
-pub async fn not_found(uri: axum::http::Uri) -> Response {
+pub async fn not_found(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> Response {
     let body = serde_json::json!({
         "error": format!("no API endpoint {}: the endpoints are listed in docs/api.md", uri.path())
     });

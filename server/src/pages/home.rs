@@ -310,6 +310,8 @@ struct Home {
     compute: Arc<Compute>,
     /// The scheduler's slots, e.g. `cpu/0, cpu/1`.
     slots: String,
+    /// Why queued work does not start (a nearly full disk).
+    held: Option<String>,
 }
 
 /// Runs the list query, dropping any parameter it refuses (with a notice)
@@ -400,6 +402,7 @@ pub async fn show(
         max_id,
         compute,
         slots,
+        held: runner.held(),
         form,
     })
 }
