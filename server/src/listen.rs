@@ -45,13 +45,22 @@ struct Activity {
     /// Requests whose handler has not answered yet: a handler may think for
     /// longer than the idle timeout without moving a byte.
     busy: AtomicUsize,
+    /// Whether a request ever came: a socket that sent none (a flood's) is
+    /// evicted before a live page's quiet event stream.
+    served: std::sync::atomic::AtomicBool,
     epoch: Instant,
     evict: Notify,
 }
 
 impl Activity {
     fn new(epoch: Instant) -> Activity {
-        let activity = Activity { last: AtomicU64::new(0), busy: AtomicUsize::new(0), epoch, evict: Notify::new() };
+        let activity = Activity {
+            last: AtomicU64::new(0),
+            busy: AtomicUsize::new(0),
+            served: std::sync::atomic::AtomicBool::new(false),
+            epoch,
+            evict: Notify::new(),
+        };
         activity.touch();
         activity
     }
@@ -105,11 +114,15 @@ impl Registry {
         self.open.lock().expect("not poisoned").len()
     }
 
-    /// Asks the idle connection that moved no byte longest to close; false
-    /// when every connection is serving a request.
+    /// Asks the idle connection that moved no byte longest to close, one that
+    /// never sent a request first; false when every connection is serving a
+    /// request.
     fn evict_idlest(&self) -> bool {
         let open = self.open.lock().expect("not poisoned");
-        let idlest = open.values().filter(|a| a.idle()).min_by_key(|a| a.last.load(Ordering::Relaxed));
+        let idlest = open
+            .values()
+            .filter(|a| a.idle())
+            .min_by_key(|a| (a.served.load(Ordering::Relaxed), a.last.load(Ordering::Relaxed)));
         match idlest {
             Some(activity) => {
                 activity.evict.notify_one();
@@ -265,6 +278,7 @@ struct Busy(Arc<Activity>);
 impl Busy {
     fn start(activity: Arc<Activity>) -> Busy {
         activity.busy.fetch_add(1, Ordering::Relaxed);
+        activity.served.store(true, Ordering::Relaxed);
         Busy(activity)
     }
 }

@@ -103,13 +103,21 @@ async fn a_disk_that_fills_during_a_run_loses_no_acknowledged_write_and_recovers
     // The disk fills while the run trains.
     let filler = data.join("filler");
     assert!(fill(&filler) > 0);
-    let mut acknowledged = None;
     let mut refused = Vec::new();
+    // A write acknowledged on the full disk must be committed: visible to
+    // the next read, whichever connection serves it.
+    let committed = |note: String| {
+        let state = state.clone();
+        async move {
+            let (_, run) = call(&state, "GET", &format!("/api/v1/runs/{id}"), Value::Null).await;
+            assert_eq!(run["note"].as_str(), Some(note.as_str()), "acknowledged but not committed");
+        }
+    };
     for i in 0..30 {
         let note = format!("note {i} {}", "x".repeat(9_000));
         let (status, body) = call(&state, "PATCH", &format!("/api/v1/runs/{id}"), json!({ "note": note })).await;
         if status.is_success() {
-            acknowledged = Some(note);
+            committed(note).await;
         } else {
             refused.push((status, body));
         }
@@ -128,22 +136,21 @@ async fn a_disk_that_fills_during_a_run_loses_no_acknowledged_write_and_recovers
         let message = body["error"].as_str().unwrap();
         assert!(message.contains("full") && message.contains(data.to_str().unwrap()), "{message}");
     } else if status.is_success() {
-        acknowledged = Some("y".repeat(9_000));
+        committed("y".repeat(9_000)).await;
     }
 
     // Space comes back: writes work again within 5 s, with no restart.
     std::fs::remove_file(&filler).unwrap();
     let freed = Instant::now();
-    loop {
+    let acknowledged = loop {
         let note = format!("after {}", freed.elapsed().as_millis());
         let (status, body) = call(&state, "PATCH", &format!("/api/v1/runs/{id}"), json!({ "note": note })).await;
         if status.is_success() {
-            acknowledged = Some(note);
-            break;
+            break note;
         }
         assert!(freed.elapsed() < Duration::from_secs(5), "still refused 5 s after space came back: {status} {body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
     // Reads agree with each other (no connection stuck in a transaction).
     let statuses: Vec<String> = futures_util::future::join_all((0..8).map(|_| status_of(&state, id))).await;
     assert!(statuses.windows(2).all(|w| w[0] == w[1]), "{statuses:?}");
@@ -172,7 +179,7 @@ async fn a_disk_that_fills_during_a_run_loses_no_acknowledged_write_and_recovers
     let (state, stop) = common::harness(db.clone(), unavailable(), common::trainer_bin(), &data, 1);
     let scheduling = tokio::spawn(state.runner.clone().run());
     let (_, run) = call(&state, "GET", &format!("/api/v1/runs/{id}"), Value::Null).await;
-    assert_eq!(run["note"].as_str(), acknowledged.as_deref(), "the last acknowledged note survives the restart");
+    assert_eq!(run["note"].as_str(), Some(acknowledged.as_str()), "the last acknowledged note survives the restart");
     let deadline = Instant::now() + Duration::from_secs(5);
     while leftover.exists() {
         assert!(Instant::now() < deadline, "the temporary file was not removed at start");
@@ -210,6 +217,13 @@ async fn a_flood_of_idle_connections_leaves_healthz_answering_and_memory_returns
     }));
     assert!(healthz(addr).await.starts_with("HTTP/1.1 200"));
     let before = rss();
+    // A live page's event stream, quiet between heartbeats, outlives the
+    // flood: sockets that never sent a request are evicted first.
+    let mut kept = TcpStream::connect(addr).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    kept.write_all(b"GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    let n = kept.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
 
     // Half send nothing, half the start of a request they never finish.
     let mut idle = Vec::with_capacity(FLOOD);
@@ -225,11 +239,15 @@ async fn a_flood_of_idle_connections_leaves_healthz_answering_and_memory_returns
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     eprintln!("healthz answered in {:?} with {FLOOD} idle connections open", asked.elapsed());
     let during = rss();
+    match tokio::time::timeout(Duration::from_millis(300), kept.read(&mut buf)).await {
+        Err(_) => {}
+        Ok(Ok(n)) => assert!(n > 0, "the event stream was closed for the flood's sake"),
+        Ok(Err(e)) => panic!("the event stream was closed for the flood's sake: {e}"),
+    }
 
     // A trickle that never finishes its headers is cut off.
     let mut slow = TcpStream::connect(addr).await.unwrap();
     slow.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
-    let mut buf = [0u8; 256];
     let cut = tokio::time::timeout(Duration::from_secs(8), slow.read(&mut buf)).await;
     assert!(cut.is_ok(), "a request whose headers never end is closed after the header timeout");
 
@@ -240,6 +258,8 @@ async fn a_flood_of_idle_connections_leaves_healthz_answering_and_memory_returns
     assert!(during < before + (64 << 20), "the flood grew memory by {} MiB", (during - before) >> 20);
     assert!(after < before + (32 << 20), "memory stayed up after the flood: {} MiB more", (after - before) >> 20);
     assert!(healthz(addr).await.starts_with("HTTP/1.1 200"));
+    // This state's event streams never see a shutdown: close it here.
+    drop(kept);
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(5), server).await.unwrap().unwrap().unwrap();
 }
