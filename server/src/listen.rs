@@ -1,10 +1,13 @@
 //! The accept loop: one HTTP/1 connection task per client, with limits that
 //! keep a slow or idle client from holding the server's memory. A request's
-//! headers must arrive within `header_timeout` (a slow-loris trickle is cut
-//! off by hyper's own timer); a connection with no request in flight and no
-//! bytes moving for `idle_timeout` is closed; and at `max_connections` the
-//! connection idle longest makes room for the new one, so a flood of idle
-//! sockets neither grows memory nor locks out the next real request.
+//! headers must arrive within `header_timeout` of the connection being ready
+//! for one (hyper's own timer: it cuts off a slow-loris trickle and closes
+//! a kept-alive connection waiting that long); a connection with no handler
+//! running and no byte moving for `idle_timeout` (a client that stopped
+//! reading) is closed; and at `max_connections` the connection idle longest
+//! makes room for the new one, sockets that never sent a request first, so
+//! a flood of idle sockets neither grows memory nor locks out the next real
+//! request.
 
 use std::collections::HashMap;
 use std::future::Future;

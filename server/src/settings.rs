@@ -72,11 +72,14 @@ pub struct ServeArgs {
 /// slow client must not hold the server's memory.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ConnectionArgs {
-    /// Seconds a client has to send a request's headers.
+    /// Seconds a client has to send a request's headers, counted from when
+    /// the connection is ready for one: a kept-alive connection that waits
+    /// this long for its next request is closed too.
     #[arg(long, env = "ADVMIX_HEADER_TIMEOUT", default_value_t = 10)]
     pub header_timeout: u64,
-    /// Seconds a kept-alive connection may sit with no request before it is
-    /// closed. Live pages' event streams send a heartbeat and stay open.
+    /// Seconds a response may go with no byte moving (a client that stopped
+    /// reading a download) before the connection is closed. Live pages'
+    /// event streams send a heartbeat and stay open.
     #[arg(long, env = "ADVMIX_IDLE_TIMEOUT", default_value_t = 60)]
     pub idle_timeout: u64,
     /// Connections open at once; more wait in the kernel's queue.
