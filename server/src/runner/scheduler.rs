@@ -64,13 +64,14 @@ impl Scheduler {
             Err(e) => Some(format!("queued work waits: cannot read the free space of {}: {e}", dir.display())),
         };
         let mut held = self.held.lock().expect("not poisoned");
-        if *held != why {
+        // Logged when the state flips, not each time the free MiB change.
+        if held.is_some() != why.is_some() {
             match &why {
                 Some(why) => tracing::warn!(%why, "holding queued work"),
                 None => tracing::info!("space is back: starting queued work again"),
             }
-            *held = why;
         }
+        *held = why;
         held.is_none()
     }
 
