@@ -59,12 +59,41 @@ impl Dataset {
         }
     }
 
+    /// The class names in label order, for the built-in datasets; the
+    /// synthetic set's classes have no names.
+    pub fn class_names(self) -> Option<&'static [&'static str]> {
+        match self {
+            Dataset::Cifar10 => Some(&CIFAR10_CLASSES),
+            Dataset::Cifar100 => Some(&CIFAR100_CLASSES),
+            Dataset::Digits => Some(&["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]),
+            Dataset::Synthetic => None,
+        }
+    }
+
     /// Whether the training split is augmented with random crop and flip.
     /// Digits are not: a flipped 2 is not a 2.
     pub fn augments(self) -> bool {
         matches!(self, Dataset::Cifar10 | Dataset::Cifar100)
     }
 }
+
+/// As in the dataset's `batches.meta.txt`.
+const CIFAR10_CLASSES: [&str; 10] =
+    ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+
+/// The fine labels, as in the dataset's `fine_label_names.txt`.
+const CIFAR100_CLASSES: [&str; 100] = [
+    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle",
+    "bowl", "boy", "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle",
+    "chair", "chimpanzee", "clock", "cloud", "cockroach", "couch", "crab", "crocodile", "cup", "dinosaur",
+    "dolphin", "elephant", "flatfish", "forest", "fox", "girl", "hamster", "house", "kangaroo", "keyboard",
+    "lamp", "lawn_mower", "leopard", "lion", "lizard", "lobster", "man", "maple_tree", "motorcycle", "mountain",
+    "mouse", "mushroom", "oak_tree", "orange", "orchid", "otter", "palm_tree", "pear", "pickup_truck", "pine_tree",
+    "plain", "plate", "poppy", "porcupine", "possum", "rabbit", "raccoon", "ray", "road", "rocket",
+    "rose", "sea", "seal", "shark", "shrew", "skunk", "skyscraper", "snail", "snake", "spider",
+    "squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger", "tractor",
+    "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
+];
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]

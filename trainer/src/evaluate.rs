@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use advmix_protocol::{Event, EventLine, RunConfig};
+use advmix_protocol::{Event, EventLine};
 use tch::nn::VarStore;
 
 use crate::attacks::autoattack::{self, Suite};
@@ -14,7 +14,7 @@ use crate::data;
 use crate::device::DeviceRequest;
 use crate::events;
 use crate::models::{self, Normalization};
-use crate::train::METADATA_KEY;
+use crate::train::metadata::ModelMetadata;
 use crate::train::eval::subset;
 
 pub struct EvalArgs {
@@ -67,14 +67,9 @@ impl Events {
     }
 }
 
-/// The run config saved in the checkpoint's metadata by the trainer.
-fn config_of(path: &Path, metadata: &std::collections::HashMap<String, String>) -> Result<RunConfig, String> {
-    let info: serde_json::Value = metadata
-        .get(METADATA_KEY)
-        .and_then(|m| serde_json::from_str(m).ok())
-        .ok_or_else(|| format!("{} has no advmix metadata: evaluate a checkpoint written by advmix-trainer", path.display()))?;
-    serde_json::from_value(info["config"].clone())
-        .map_err(|e| format!("{}: its run config cannot be read ({e}); it was written by another advmix version", path.display()))
+/// The metadata the trainer saved in the checkpoint.
+fn metadata_of(path: &Path, metadata: &std::collections::HashMap<String, String>) -> Result<ModelMetadata, String> {
+    ModelMetadata::from_map(metadata).map_err(|why| format!("cannot evaluate {}: {why}", path.display()))
 }
 
 pub fn run(args: EvalArgs) -> ExitCode {
@@ -86,10 +81,11 @@ pub fn run(args: EvalArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => return out.fail(EXIT_BAD_INPUT, e.to_string()),
     };
-    let config = match config_of(&args.checkpoint, &loaded.metadata) {
-        Ok(c) => c,
+    let meta = match metadata_of(&args.checkpoint, &loaded.metadata) {
+        Ok(m) => m,
         Err(reason) => return out.fail(EXIT_BAD_INPUT, reason),
     };
+    let config = meta.config.clone();
     let epsilon = args.epsilon.unwrap_or(config.epsilon);
     if !(0.0..=1.0).contains(&epsilon) {
         return out.fail(EXIT_BAD_INPUT, format!("--eps {epsilon}: the radius must lie in [0, 1] (pixel units, e.g. 0.0314 for 8/255)"));
@@ -130,8 +126,7 @@ pub fn run(args: EvalArgs) -> ExitCode {
         Ok(r) => r,
         Err(_) => return out.fail(EXIT_FAILED, "the evaluation failed inside libtorch; see the message above".into()),
     };
-    let epoch = loaded.metadata.get(METADATA_KEY).and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok()).and_then(|m| m["epoch"].as_u64()).map(|e| e as u32);
-    let report = report.to_event(args.suite, args.checkpoint.display().to_string(), epoch);
+    let report = report.to_event(args.suite, args.checkpoint.display().to_string(), Some(meta.epoch));
     let path = args.report.clone().unwrap_or_else(|| args.checkpoint.with_extension(format!("{}.json", args.suite.as_str())));
     if let Err(e) = std::fs::write(&path, serde_json::to_string_pretty(&report).expect("reports serialize")) {
         return out.fail(EXIT_FAILED, format!("cannot write the report {}: {e}", path.display()));

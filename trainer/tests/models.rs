@@ -1,4 +1,4 @@
-//! The models against their PyTorch definitions in `tests/python/reference_models.py`:
+//! The models against their PyTorch definitions in `python/advmix_torch.py`:
 //! the same variable names, and the same logits from the same weights.
 
 use std::collections::HashSet;

@@ -4,5 +4,6 @@
 //! the runner or asks it to cancel, and announces the change.
 
 pub mod evals;
+pub mod results;
 pub mod runs;
 pub mod sweeps;

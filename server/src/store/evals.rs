@@ -235,8 +235,8 @@ pub(super) async fn succeed(conn: &mut SqliteConnection, id: i64, report: &EvalR
 /// run's own ε, aa-standard over aa-fast at the same epoch (it is stronger).
 pub async fn refresh_autoattack(conn: &mut SqliteConnection, run_id: i64) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE runs SET (autoattack_acc, autoattack_epoch) = (
-             SELECT e.robust_acc, e.epoch FROM evals e
+        "UPDATE runs SET (autoattack_acc, autoattack_epoch, autoattack_n, autoattack_suite) = (
+             SELECT e.robust_acc, e.epoch, e.n, e.suite FROM evals e
              WHERE e.run_id = runs.id AND e.status = 'succeeded' AND e.suite IN ('aa-fast', 'aa-standard')
                AND abs(e.epsilon - json_extract(runs.config, '$.epsilon')) < 1e-9
              ORDER BY e.epoch DESC, e.suite = 'aa-standard' DESC, e.id DESC LIMIT 1)

@@ -205,6 +205,45 @@ pub async fn of_sweep(db: &SqlitePool, sweep_id: i64) -> sqlx::Result<Vec<RunSum
         .await
 }
 
+/// A run as a results table reads it: its config and every accuracy, with
+/// the AutoAttack evaluation behind `autoattack_acc`.
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub struct ResultRow {
+    pub id: i64,
+    pub name: String,
+    pub status: RunStatus,
+    pub dataset: String,
+    pub model: String,
+    pub config: String,
+    pub params: String,
+    pub best_robust_acc: Option<f64>,
+    pub best_epoch: Option<i64>,
+    pub final_clean_acc: Option<f64>,
+    pub final_robust_acc: Option<f64>,
+    pub autoattack_acc: Option<f64>,
+    pub autoattack_n: Option<i64>,
+    pub autoattack_suite: Option<String>,
+}
+
+const RESULT_COLUMNS: &str = "id, name, status, dataset, model, config, params, best_robust_acc, best_epoch,
+    final_clean_acc, final_robust_acc, autoattack_acc, autoattack_n, autoattack_suite";
+
+pub async fn results_of_sweep(db: &SqlitePool, sweep_id: i64) -> sqlx::Result<Vec<ResultRow>> {
+    sqlx::query_as(AssertSqlSafe(format!("SELECT {RESULT_COLUMNS} FROM runs WHERE sweep_id = ? ORDER BY id")))
+        .bind(sweep_id)
+        .fetch_all(db)
+        .await
+}
+
+/// The runs among `ids` that exist, in id order.
+pub async fn results_of(db: &SqlitePool, ids: &[i64]) -> sqlx::Result<Vec<ResultRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = super::with_ids(&format!("SELECT {RESULT_COLUMNS} FROM runs WHERE id IN"), ids, " ORDER BY id");
+    query.build_query_as().fetch_all(db).await
+}
+
 /// The run's stored config, as JSON text.
 pub async fn config(db: &SqlitePool, id: i64) -> sqlx::Result<String> {
     sqlx::query_scalar("SELECT config FROM runs WHERE id = ?").bind(id).fetch_one(db).await

@@ -1,5 +1,5 @@
 //! Image classifiers whose variables carry the names of their PyTorch
-//! reference implementations (`tests/python/reference_models.py`), so that a
+//! reference implementations (`python/advmix_torch.py`), so that a
 //! checkpoint written with [`state_dict`] loads into PyTorch with
 //! `load_state_dict(strict=True)` and results can be checked against PyTorch.
 

@@ -7,6 +7,7 @@
 //! uninterrupted one does (on CPU; cuDNN kernels are not deterministic).
 
 pub mod eval;
+pub mod metadata;
 pub mod samples;
 
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ use advmix_protocol::events::{
 };
 use advmix_protocol::rng::SplitMix64;
 use advmix_protocol::{ADVMIX_VERSION, Event, RunConfig};
+use metadata::{Describe, Evaluation, Input, ModelMetadata, Splits};
 use serde::{Deserialize, Serialize};
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
@@ -146,6 +148,7 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
     let mut vs = VarStore::new(device);
     let norm = Normalization { mean: data.mean, std: data.std };
     let net = models::build(&vs.root(), config.model, config.depth, config.widen_factor, classes, norm);
+    let describe = describe(data);
     let mut opt = Sgd::new(&vs, config.momentum, config.weight_decay);
 
     let mut pos = if opts.resume {
@@ -227,7 +230,7 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
                 pos.totals = totals.values();
                 pos.epoch_seconds_so_far += epoch_start.elapsed().as_secs_f64();
                 pos.total_seconds = seconds_before + run_start.elapsed().as_secs_f64();
-                save_last(opts, &vs, &opt, &pos, &mut sink)?;
+                save_last(opts, &vs, &opt, &pos, &describe, &mut sink)?;
                 sink.emit(Event::Stopped {
                     reason: format!("stop requested; resumable at epoch {} batch {}", epoch + 1, b + 1),
                 })?;
@@ -281,13 +284,13 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
             pos.best_robust_acc = result.pgd_acc;
             pos.best_epoch = pos.epoch;
         }
-        save_last(opts, &vs, &opt, &pos, &mut sink)?;
+        save_last(opts, &vs, &opt, &pos, &describe, &mut sink)?;
         if best {
-            save_model(opts, &vs, &pos, CheckpointKind::Best, "best.safetensors", &mut sink)?;
+            save_model(opts, &vs, &pos, &describe, CheckpointKind::Best, "best.safetensors", &mut sink)?;
         }
         if config.checkpoint_every > 0 && pos.epoch % config.checkpoint_every == 0 {
             let file = format!("epoch-{:04}.safetensors", pos.epoch);
-            save_model(opts, &vs, &pos, CheckpointKind::Periodic, &file, &mut sink)?;
+            save_model(opts, &vs, &pos, &describe, CheckpointKind::Periodic, &file, &mut sink)?;
         }
         // Every N epochs and after the last one; never when N is 0.
         let samples_due = config.samples_every > 0
@@ -362,7 +365,17 @@ fn accumulate(totals: &Totals, net: &impl ModuleT, step: &methods::Step, x: &Ten
     });
 }
 
-pub const METADATA_KEY: &str = "advmix";
+pub use metadata::METADATA_KEY;
+
+/// What every checkpoint of a run on `data` says about its input.
+fn describe(data: &Data) -> Describe {
+    let size = data.train.images.size();
+    Describe {
+        input: Input { shape: [size[1], size[2], size[3]], range: [0.0, 1.0], mean: data.mean, std: data.std },
+        num_classes: data.num_classes,
+        splits: Splits { train: data.train.len(), test: data.test.len() },
+    }
+}
 
 /// `eval.final_attack` on the final weights, over the per-epoch evaluation
 /// subset, with an `eval_progress` event after each attack.
@@ -401,24 +414,29 @@ fn final_attack(
     }
 }
 
-fn model_metadata(pos: &Position, kind: CheckpointKind) -> HashMap<String, String> {
-    let info = serde_json::json!({
-        "epoch": pos.epoch,
-        "kind": kind,
-        "model": pos.config.model,
-        "dataset": pos.config.dataset,
-        "method": pos.config.method,
-        "advmix_version": ADVMIX_VERSION,
-        // Everything `advmix-trainer eval` needs to rebuild the model.
-        "config": pos.config,
+fn model_metadata(pos: &Position, describe: &Describe, kind: CheckpointKind) -> HashMap<String, String> {
+    let config = &pos.config;
+    // Weights saved mid-epoch were never evaluated.
+    let evaluated = pos.batch == 0 && pos.epoch > 0;
+    let evaluations = evaluated.then(|| Evaluation {
+        attack: "pgd".to_owned(),
+        steps: config.eval.pgd_steps,
+        step_size: config.eval.pgd_step,
+        restarts: config.eval.restarts,
+        epsilon: config.epsilon,
+        n: config.eval.n.resolve(describe.splits.test),
+        epoch: pos.epoch,
+        clean_acc: pos.last_clean_acc,
+        robust_acc: pos.last_robust_acc,
     });
-    HashMap::from([("format".to_owned(), "pt".to_owned()), (METADATA_KEY.to_owned(), info.to_string())])
+    ModelMetadata::new(config, describe, pos.epoch, kind, evaluations.into_iter().collect()).to_map()
 }
 
 fn save_model(
     opts: &TrainOptions,
     vs: &VarStore,
     pos: &Position,
+    describe: &Describe,
     kind: CheckpointKind,
     file: &str,
     sink: &mut EventSink,
@@ -426,7 +444,7 @@ fn save_model(
     let written = checkpoint::write(
         &ckpt_path(&opts.run_dir, file),
         &models::state_dict(vs, pos.steps),
-        model_metadata(pos, kind),
+        model_metadata(pos, describe, kind),
     )?;
     sink.emit(Event::Checkpoint(Checkpoint {
         epoch: pos.epoch,
@@ -444,6 +462,7 @@ fn save_last(
     vs: &VarStore,
     opt: &Sgd,
     pos: &Position,
+    describe: &Describe,
     sink: &mut EventSink,
 ) -> Result<(), TrainError> {
     let mut tensors = models::state_dict(vs, pos.steps);
@@ -453,7 +472,7 @@ fn save_last(
         serde_json::to_string(pos).expect("the position serializes"),
     )]);
     checkpoint::write(&ckpt_path(&opts.run_dir, RESUME_FILE), &tensors, metadata)?;
-    save_model(opts, vs, pos, CheckpointKind::Last, "last.safetensors", sink)
+    save_model(opts, vs, pos, describe, CheckpointKind::Last, "last.safetensors", sink)
 }
 
 fn load_resume(opts: &TrainOptions, vs: &mut VarStore, opt: &mut Sgd) -> Result<Position, TrainError> {

@@ -5,6 +5,8 @@
 use crate::store::RunStatus;
 use serde_json::{Map, Value};
 
+pub use crate::service::results::{Summary, display, distinct, summarize};
+
 /// A run's results as the sweep page ranks and aggregates them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Results {
@@ -12,32 +14,6 @@ pub struct Results {
     pub final_clean: Option<f64>,
     pub final_robust: Option<f64>,
     pub autoattack: Option<f64>,
-}
-
-/// A parameter value as it reads in run names (`method=aom`): strings bare,
-/// everything else as JSON; a run without the parameter reads as a dash.
-pub fn display(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => "—".to_owned(),
-        other => other.to_string(),
-    }
-}
-
-/// The distinct values a parameter takes. Numbers are sorted, so that a
-/// random sweep's draws read in order; anything else keeps the order of
-/// first appearance, which for a grid is the spec's order.
-pub fn distinct<'a>(values: impl IntoIterator<Item = &'a Value>) -> Vec<Value> {
-    let mut seen: Vec<Value> = Vec::new();
-    for value in values {
-        if !seen.contains(value) {
-            seen.push(value.clone());
-        }
-    }
-    if seen.iter().all(Value::is_number) {
-        seen.sort_by(|a, b| a.as_f64().partial_cmp(&b.as_f64()).unwrap_or(std::cmp::Ordering::Equal));
-    }
-    seen
 }
 
 /// Whether an axis of these values reads better on a log scale: all
@@ -105,35 +81,6 @@ impl Progress {
     }
 }
 
-/// Mean and sample standard deviation of one metric over a group's runs.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Summary {
-    pub n: usize,
-    pub mean: f64,
-    /// None for a single run: one seed says nothing about the spread.
-    pub std: Option<f64>,
-}
-
-pub fn summarize(values: &[f64]) -> Option<Summary> {
-    let n = values.len();
-    if n == 0 {
-        return None;
-    }
-    let mean = values.iter().sum::<f64>() / n as f64;
-    let std = (n > 1).then(|| (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt());
-    Some(Summary { n, mean, std })
-}
-
-impl Summary {
-    /// As a percentage for tables: `45.2 ± 1.3`, or `45.2` for one run.
-    pub fn percent(&self) -> String {
-        match self.std {
-            Some(std) => format!("{:.1} ± {:.1}", self.mean * 100.0, std * 100.0),
-            None => format!("{:.1}", self.mean * 100.0),
-        }
-    }
-}
-
 /// One value of the grouping parameter and what its runs reached.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Group {
@@ -190,23 +137,6 @@ mod tests {
     }
 
     #[test]
-    fn values_read_as_in_run_names() {
-        assert_eq!(display(&json!("aom")), "aom");
-        assert_eq!(display(&json!(0.03)), "0.03");
-        assert_eq!(display(&json!(true)), "true");
-        assert_eq!(display(&Value::Null), "—");
-    }
-
-    #[test]
-    fn numbers_sort_and_other_values_keep_their_order() {
-        let values = [json!(0.1), json!(0.001), json!(0.1), json!(0.01)];
-        assert_eq!(distinct(&values), [json!(0.001), json!(0.01), json!(0.1)]);
-        let values = [json!("pgd_at"), json!("aom"), json!("pgd_at")];
-        assert_eq!(distinct(&values), [json!("pgd_at"), json!("aom")]);
-        assert!(distinct(&[]).is_empty());
-    }
-
-    #[test]
     fn log_scale_only_beyond_two_decades_of_positive_numbers() {
         assert!(log_scale(&[json!(0.001), json!(0.01), json!(0.2)]));
         assert!(!log_scale(&[json!(0.001), json!(0.1)]), "exactly two decades stays linear");
@@ -229,19 +159,6 @@ mod tests {
         assert_eq!(p, Progress { queued: 1, running: 1, succeeded: 2, failed: 2, stopped: 1 });
         assert_eq!(p.total(), 7);
         assert_eq!(p.parts().iter().map(|(_, _, n)| n).sum::<usize>(), 7);
-    }
-
-    #[test]
-    fn summaries_use_the_sample_standard_deviation() {
-        let s = summarize(&[0.40, 0.44, 0.48]).unwrap();
-        assert_eq!(s.n, 3);
-        assert!(close(s.mean, 0.44));
-        // Deviations ±0.04 and 0: sqrt((0.0016 + 0 + 0.0016) / 2) = 0.04.
-        assert!(close(s.std.unwrap(), 0.04));
-        assert_eq!(s.percent(), "44.0 ± 4.0");
-        let one = summarize(&[0.5]).unwrap();
-        assert_eq!((one.std, one.percent()), (None, "50.0".to_owned()));
-        assert_eq!(summarize(&[]), None);
     }
 
     #[test]
