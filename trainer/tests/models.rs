@@ -2,7 +2,7 @@
 //! the same variable names, and the same logits from the same weights.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use advmix_protocol::Model;
@@ -10,13 +10,12 @@ use advmix_trainer::models::{self, Net, Normalization};
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
 
+mod common;
+use common::{HOW_TO_FIX, python};
+
 const CIFAR10: Normalization =
     Normalization { mean: [0.4914, 0.4822, 0.4465], std: [0.2471, 0.2435, 0.2616] };
 const IDENTITY: Normalization = Normalization { mean: [0.0; 3], std: [1.0; 3] };
-
-const HOW_TO_FIX: &str = "these tests compare against PyTorch and need a Python with torch and \
-    safetensors: run `scripts/setup.sh test` (it fills the workspace's .venv), or set ADVMIX_PYTHON \
-    to such an interpreter";
 
 #[derive(Clone, Copy)]
 struct Spec {
@@ -45,21 +44,6 @@ fn images(n: i64) -> Tensor {
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
     (a - b).abs().max().double_value(&[])
-}
-
-/// `ADVMIX_PYTHON`, else the active virtualenv's, else the workspace's `.venv`;
-/// with where it came from, for the error message.
-fn python() -> (PathBuf, &'static str) {
-    if let Some(python) = std::env::var_os("ADVMIX_PYTHON") {
-        return (python.into(), "ADVMIX_PYTHON");
-    }
-    if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
-        let python = Path::new(&venv).join("bin/python");
-        if python.exists() {
-            return (python, "VIRTUAL_ENV");
-        }
-    }
-    (Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"), "the workspace's .venv")
 }
 
 /// Runs the reference model on `x` in eval mode, with the weights of `state_dict`.

@@ -1,6 +1,6 @@
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use advmix_protocol::{Dataset, FinalAttack, Method, Model, RunConfig};
 use advmix_protocol::config::{EvalSize, LrSchedule};
@@ -98,3 +98,23 @@ pub fn accuracy(model: &impl tch::nn::ModuleT, x: &tch::Tensor, y: &tch::Tensor)
     let logits = tch::no_grad(|| model.forward_t(x, false));
     logits.argmax(-1, false).eq_tensor(y).to_kind(tch::Kind::Float).mean(tch::Kind::Float).double_value(&[])
 }
+
+pub const HOW_TO_FIX: &str = "these tests compare against PyTorch and need a Python with torch and \
+    safetensors: run `scripts/setup.sh test` (it fills the workspace's .venv), or set ADVMIX_PYTHON \
+    to such an interpreter";
+
+/// `ADVMIX_PYTHON`, else the active virtualenv's, else the workspace's `.venv`;
+/// with where it came from, for the error message.
+pub fn python() -> (PathBuf, &'static str) {
+    if let Some(python) = std::env::var_os("ADVMIX_PYTHON") {
+        return (python.into(), "ADVMIX_PYTHON");
+    }
+    if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
+        let python = Path::new(&venv).join("bin/python");
+        if python.exists() {
+            return (python, "VIRTUAL_ENV");
+        }
+    }
+    (Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"), "the workspace's .venv")
+}
+
