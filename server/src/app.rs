@@ -4,7 +4,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
-use crate::api::{archive, evals, events, files, health, metrics, runs, samples, series, sweeps};
+use crate::api::{archive, evals, events, files, health, metrics, runs, samples, series, sweeps, tables};
 use crate::state::AppState;
 use crate::{auth, csrf, pages, static_files};
 
@@ -15,6 +15,8 @@ pub fn app(state: AppState) -> Router {
         .route("/sweeps", get(sweeps::list).post(sweeps::create))
         .route("/sweeps/preview", post(sweeps::preview))
         .route("/sweeps/{id}", get(sweeps::get))
+        .route("/sweeps/{id}/table", get(tables::sweep))
+        .route("/table", get(tables::runs))
         .route("/runs", get(runs::list).post(runs::create))
         .route("/runs/{id}", get(runs::get).patch(runs::patch).delete(runs::delete))
         .route("/runs/{id}/stop", post(runs::stop))

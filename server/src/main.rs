@@ -58,6 +58,27 @@ enum Command {
         #[arg(short, long)]
         output: Option<std::path::PathBuf>,
     },
+    /// A results table (mean ± std over seeds) of a sweep or of chosen runs:
+    /// `advmix table 3 --by method,aom.labels --format latex`.
+    Table {
+        /// The sweep; or leave it out and pass --runs.
+        sweep: Option<i64>,
+        /// Hand-picked runs instead of a sweep: --runs 4,7,9.
+        #[arg(long, conflicts_with = "sweep")]
+        runs: Option<String>,
+        /// Keys to group by, comma-separated; by default the swept ones.
+        #[arg(long)]
+        by: Option<String>,
+        /// markdown, latex or csv.
+        #[arg(long, default_value = "markdown")]
+        format: String,
+        /// Add the published results that compare with the runs.
+        #[arg(long)]
+        published: bool,
+        /// Write the table here instead of printing it.
+        #[arg(short, long)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -82,6 +103,14 @@ fn main() -> std::process::ExitCode {
         Command::Sweep(SweepCommand::Submit { file }) => cli::submit_sweep(&client, &file),
         Command::Runs { sweep, status, limit } => cli::runs(&client, sweep, status.as_deref(), limit),
         Command::Tail { run } => cli::tail(&client, run),
+        Command::Table { sweep, runs, by, format, published, output } => {
+            let of = match (sweep, runs) {
+                (Some(id), _) => Ok(cli::TableOf::Sweep(id)),
+                (None, Some(ids)) => Ok(cli::TableOf::Runs(ids)),
+                (None, None) => Err(anyhow::anyhow!("name a sweep (`advmix table 3`) or runs (`advmix table --runs 4,7`)")),
+            };
+            of.and_then(|of| cli::table(&client, &of, by.as_deref(), &format, published, output.as_deref()))
+        }
         Command::Download { run, kind, epoch, output } => match (kind.as_str(), epoch) {
             ("best", None) => cli::download(&client, run, cli::Kind::Best, output),
             ("last", None) => cli::download(&client, run, cli::Kind::Last, output),

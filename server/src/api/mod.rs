@@ -10,6 +10,7 @@ pub mod runs;
 pub mod samples;
 pub mod series;
 pub mod sweeps;
+pub mod tables;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::extract::rejection::JsonRejection;

@@ -68,6 +68,14 @@ impl Client {
         Self::json(response)
     }
 
+    /// A GET whose answer is text (a table export), or the API's error.
+    pub fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let (_, _, mut body) = self.stream(path, 0)?;
+        let mut text = String::new();
+        body.read_to_string(&mut text).context("reading the server's answer")?;
+        Ok(text)
+    }
+
     /// A streaming GET, from byte `offset` on (a `Range` request when > 0).
     pub fn stream(&self, path: &str, offset: u64) -> anyhow::Result<(u16, Option<u64>, Box<dyn Read + Send>)> {
         let mut request = self.authorize(self.agent.get(self.url(path)));

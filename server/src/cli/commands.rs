@@ -1,4 +1,4 @@
-//! The subcommands: sweep submit, runs, tail, download.
+//! The subcommands: sweep submit, runs, tail, download, table.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -208,4 +208,44 @@ fn progress(done: u64, total: u64) {
     } else {
         eprint!("\r{:.1} MiB", mib(done));
     }
+}
+
+/// What `advmix table` tabulates.
+pub enum TableOf {
+    Sweep(i64),
+    /// Comma-separated run ids, as typed.
+    Runs(String),
+}
+
+pub fn table(
+    client: &Client,
+    of: &TableOf,
+    by: Option<&str>,
+    format: &str,
+    published: bool,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
+    let mut query: Vec<(&str, &str)> = vec![("format", format)];
+    if let Some(by) = by {
+        query.push(("by", by));
+    }
+    if published {
+        query.push(("published", "true"));
+    }
+    let path = match of {
+        TableOf::Sweep(id) => format!("/sweeps/{id}/table"),
+        TableOf::Runs(ids) => {
+            query.push(("runs", ids));
+            "/table".to_owned()
+        }
+    };
+    let text = client.get_text(&format!("{path}?{}", serde_urlencoded::to_string(&query)?))?;
+    match output {
+        Some(file) => {
+            std::fs::write(file, &text).with_context(|| format!("cannot write {}", file.display()))?;
+            eprintln!("wrote {}", file.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
 }

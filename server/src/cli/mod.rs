@@ -4,4 +4,4 @@ mod client;
 mod commands;
 
 pub use client::Client;
-pub use commands::{download, runs, submit_sweep, tail, Kind};
+pub use commands::{download, runs, submit_sweep, table, tail, Kind, TableOf};

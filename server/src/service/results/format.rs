@@ -1,7 +1,7 @@
 //! A results [`Table`] laid out once as a [`Grid`] of cells, then written as
 //! Markdown, LaTeX (booktabs) or CSV, or rendered by the pages. The best
 //! value of each column is bold; a mean over fewer runs than the group's
-//! seeds is marked with `*` and explained in the notes.
+//! seeds is marked with † and explained in the notes.
 
 use std::borrow::Cow;
 
@@ -75,7 +75,7 @@ pub struct Grid {
     pub notes: Vec<String>,
 }
 
-const MARK: &str = "*";
+const MARK: &str = "†";
 
 /// Rounded as displayed, so that values that read the same are bold together.
 fn shown(value: f64, metric: Metric) -> i64 {
@@ -247,7 +247,7 @@ pub fn markdown(grid: &Grid) -> String {
     for row in &grid.rows {
         let cells = row.cells.iter().map(markdown_cell);
         let cells: Vec<String> =
-            if row.published { cells.map(|c| if c.is_empty() { c } else { format!("_{c}_") }).collect() } else { cells.collect() };
+            if row.published { cells.map(|c| if c.is_empty() || c == "—" { c } else { format!("_{c}_") }).collect() } else { cells.collect() };
         out.push_str(&line(cells));
     }
     if !grid.notes.is_empty() {
@@ -288,7 +288,7 @@ fn latex_cell(cell: &Cell) -> String {
             let mean = tex(mean);
             let mean = if *bold { format!("\\textbf{{{mean}}}") } else { mean };
             let std = std.as_ref().map_or_else(String::new, |s| format!("{{\\scriptsize$\\pm${s}}}"));
-            format!("{mean}{std}{}", if *marked { "$^{*}$" } else { "" })
+            format!("{mean}{std}{}", if *marked { "$^{\\dagger}$" } else { "" })
         }
     }
 }
@@ -387,4 +387,75 @@ pub fn csv(table: &Table) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::tests::entry;
+    use super::super::{Entry, build};
+    use super::*;
+    use crate::store::RunStatus;
+
+    /// Two methods × two label rules, three seeds of pgd_at and one of aom,
+    /// a run on fewer AutoAttack points, one without, and one still running.
+    fn entries() -> Vec<Entry> {
+        let mut running = entry(9, json!({"method": "aom", "aom.labels": "ratio", "seed": 1}), [None, Some(0.6), None, Some(2.0)], None);
+        running.status = RunStatus::Running;
+        vec![
+            entry(1, json!({"method": "pgd_at", "aom.labels": "ratio", "seed": 0}), [Some(0.80), Some(0.50), Some(0.44), Some(10.0)], Some((0.46, 1000))),
+            entry(2, json!({"method": "pgd_at", "aom.labels": "ratio", "seed": 1}), [Some(0.82), Some(0.54), Some(0.46), Some(12.0)], Some((0.48, 1000))),
+            entry(3, json!({"method": "pgd_at", "aom.labels": "ratio", "seed": 2}), [Some(0.84), Some(0.52), Some(0.48), Some(14.0)], Some((0.10, 500))),
+            entry(4, json!({"method": "aom", "aom.labels": "ratio", "seed": 0}), [Some(0.78), Some(0.56), Some(0.50), Some(9.0)], None),
+            entry(5, json!({"method": "aom", "aom.labels": "geometric", "seed": 0}), [Some(0.79), Some(0.55), Some(0.52), Some(11.0)], Some((0.49, 1000))),
+            running,
+        ]
+    }
+
+    fn table() -> Table {
+        build(&entries(), &["method".to_owned(), "aom.labels".to_owned()], true).unwrap()
+    }
+
+    fn same_as_file(actual: &str, expected: &str, file: &str) {
+        assert!(actual == expected, "{file} differs; the output was:\n{actual}");
+    }
+
+    #[test]
+    fn markdown_is_exactly_the_expected_file() {
+        same_as_file(&Format::Markdown.write(&table()), include_str!("testdata/table.md"), "testdata/table.md");
+    }
+
+    #[test]
+    fn latex_is_exactly_the_expected_file() {
+        same_as_file(&Format::Latex.write(&table()), include_str!("testdata/table.tex"), "testdata/table.tex");
+    }
+
+    #[test]
+    fn csv_has_fractions_and_one_row_per_group_and_published_result() {
+        let csv = Format::Csv.write(&table());
+        let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 1 + 3 + 3, "header, three groups, three published rows");
+        assert!(lines[0].starts_with("source,dataset,epsilon,method,aom.labels,seeds,runs,clean_acc_mean,clean_acc_std,"));
+        assert!(lines[1].starts_with("advmix,cifar10,0.03137254901960784,pgd_at,ratio,3,1 2 3,0.82,"), "{}", lines[1]);
+        assert!(lines[4].starts_with("\"published: Rice et al. 2020, PreActResNet-18 (github.com/locuslab/robust_overfitting, per-epoch log)\",cifar10,"));
+    }
+
+    #[test]
+    fn the_best_value_of_a_column_is_bold_and_lower_is_better_for_the_gap() {
+        let grid = Grid::new(&table());
+        let bold: Vec<(usize, usize)> = grid
+            .rows
+            .iter()
+            .enumerate()
+            .flat_map(|(r, row)| {
+                row.cells.iter().enumerate().filter_map(move |(c, cell)| {
+                    matches!(cell, Cell::Number { bold: true, .. }).then_some((r, c))
+                })
+            })
+            .collect();
+        // Columns: method, aom.labels, Seeds, Clean, PGD best, PGD final, Gap, AutoAttack, Best epoch.
+        // Clean 82/78/79, PGD best 52/56/55, final 46/50/52, gap 6/6/3, AutoAttack 47/—/49.
+        assert_eq!(bold, [(0, 3), (1, 4), (2, 5), (2, 6), (2, 7)]);
+    }
 }

@@ -316,6 +316,9 @@ pub async fn of_runs(db: &SqlitePool, ids: &[i64], by: Option<&str>, with_publis
     build(&entries, &by, with_published).map_err(|e| AppError::field("by", e.0))
 }
 
+/// Hand-picked runs in one table, as the compare page allows.
+pub const MAX_RUNS: usize = 500;
+
 /// The config's leaves as dotted keys (`aom.labels`).
 fn leaves(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
     match value {
