@@ -276,9 +276,12 @@
   // ---- line chart ----------------------------------------------------------
 
   advmix.lineChart = function (container, options) {
-    const opts = Object.assign({ series: [], markers: [], height: 300 }, options);
+    const opts = Object.assign({ series: [], markers: [], references: [], height: 300 }, options);
     let series = opts.series || [];
     let markers = opts.markers || [];
+    // Horizontal dashed lines at fixed values (published results): drawn
+    // across the epochs shown, never part of the data.
+    let references = opts.references || [];
     let logY = !!opts.logY;
     let weight = opts.smoothing ? Math.min(Math.max(opts.smoothingWeight ?? storedWeight(), 0), 0.99) : 0;
     let plot = null;
@@ -350,9 +353,10 @@
         const m = new Map(g.points.map((p) => [p[0], keep(p[1]) ? p[1] : null]));
         return x.map((v) => (m.has(v) ? m.get(v) : null));
       });
+      const refCols = references.map((r) => x.map(() => (keep(r.y) ? r.y : null)));
       const columns = [x];
       if (opts.smoothing) columns.push(...raw);
-      columns.push(...raw.map((col) => (opts.smoothing ? advmix.smooth(col, weight) : col)), ...markerCols);
+      columns.push(...raw.map((col) => (opts.smoothing ? advmix.smooth(col, weight) : col)), ...markerCols, ...refCols);
       const total = counts.reduce((a, b) => a + b, 0) + markerCols.reduce((a, c) => a + c.filter(finite).length, 0);
       return { columns, counts, groups, total };
     }
@@ -362,6 +366,7 @@
         logY,
         series.map((s, i) => [s.label, s.color || advmix.palette(i)]),
         groups.map((g) => [g.label, g.color]),
+        references.map((r) => [r.label, r.color]),
       ]);
     }
 
@@ -410,6 +415,19 @@
           paths: () => null,
           points: { show: true, size: 11, width: 2, stroke: t.panel, fill: color },
           show: !hidden.has(g.label),
+          value: (u, v) => fmt(v),
+        });
+      });
+      references.forEach((r) => {
+        uSeries.push({
+          label: r.label,
+          class: "advmix-reference",
+          stroke: r.color || t.muted,
+          dash: [6, 4],
+          width: 1.5,
+          spanGaps: true,
+          points: { show: false },
+          show: !hidden.has(r.label),
           value: (u, v) => fmt(v),
         });
       });
@@ -494,6 +512,10 @@
       },
       setMarkers(next) {
         markers = next || [];
+        render();
+      },
+      setReferences(next) {
+        references = next || [];
         render();
       },
       destroy() {

@@ -22,8 +22,8 @@
   let byId = new Map(runs.map((r) => [r.id, r]));
   let series = [];
   let colorParam = data.color;
-  const groupSelect = document.getElementById('sweep-group');
-  const grouped = () => (groupSelect && groupSelect.value) || null;
+  // The parameter chart follows the results table's first key, else the colour.
+  const firstBy = (data.by && data.by[0]) || null;
   let chosen = data.chosen;
   const charts = {};
   let paramDrawn = null;
@@ -89,6 +89,8 @@
         label: `AutoAttack ${label(run)}`,
         color: colorOf(run),
       }));
+    // Published results as dashed lines, labelled as such.
+    const references = (data.references || []).map((r) => ({ label: r.label, y: r.y }));
     if (charts[id]) {
       charts[id].setSeries(lines);
       charts[id].setMarkers(markers);
@@ -99,6 +101,7 @@
       yLabel: 'robust accuracy',
       series: lines,
       markers,
+      references,
       percent: true,
       logY: false,
       allowLog: true,
@@ -275,16 +278,13 @@
   if (colorSelect) {
     colorSelect.addEventListener('change', () => {
       colorParam = colorSelect.value;
-      chosen = grouped() || colorParam;
+      chosen = firstBy || colorParam;
       const url = new URL(window.location.href);
       url.searchParams.set('color', colorParam);
-      if (groupSelect) url.searchParams.set('group', groupSelect.value);
       window.history.replaceState(null, '', url);
       drawAll();
     });
   }
-  // The group table is rendered by the server: a new grouping reloads.
-  if (groupSelect) groupSelect.addEventListener('change', () => groupSelect.form.submit());
 
   drawTradeoff();
   drawParam();

@@ -50,7 +50,8 @@ struct Outcome {
 async fn set(db: &SqlitePool, name: &str, o: Outcome) {
     let id: i64 = sqlx::query_scalar(
         "UPDATE runs SET status = ?, epochs_done = ?, best_robust_acc = ?, best_epoch = ?, final_clean_acc = ?,
-                final_robust_acc = ?, autoattack_acc = ?
+                final_robust_acc = ?, autoattack_acc = ?,
+                autoattack_n = iif(? IS NULL, NULL, 1000), autoattack_suite = iif(? IS NULL, NULL, 'aa-fast')
          WHERE name = ? RETURNING id",
     )
     .bind(o.status)
@@ -59,6 +60,8 @@ async fn set(db: &SqlitePool, name: &str, o: Outcome) {
     .bind(o.best_epoch)
     .bind(o.clean)
     .bind(o.robust)
+    .bind(o.autoattack)
+    .bind(o.autoattack)
     .bind(o.autoattack)
     .bind(name)
     .fetch_one(db)
@@ -167,48 +170,53 @@ async fn shows_what_varies_progress_and_runs_ranked_by_best_robust(db: SqlitePoo
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn groups_show_mean_and_sample_std_over_seeds(db: SqlitePool) {
+async fn the_results_table_has_mean_and_sample_std_over_finished_seeds(db: SqlitePool) {
     let id = partly_done(&db).await;
     let (status, _, body) = get(ready(db.clone()), &format!("/sweeps/{id}")).await;
     assert_eq!(status, StatusCode::OK);
-    // Grouped by the first parameter that is not the seed by default.
-    let groups = section(&body, "<table id=\"sweep-groups\">", "</table>");
-    let small = section(groups, "<th scope=\"row\">0.01</th>", "</tr>");
-    // Best 0.30 and 0.50: mean 0.40, sample std sqrt(2 × 0.1² / 1) = 0.1414.
-    assert!(small.contains("<td class=\"num\">2</td>"), "{small}");
-    assert!(small.contains("40.0 ± 14.1"), "{small}");
-    // Final clean 0.80, 0.90: 85.0 ± 7.1; final robust 0.28, 0.44: 36.0 ± 11.3; AA 0.25, 0.41: 33.0 ± 11.3.
-    assert!(small.contains("85.0 ± 7.1") && small.contains("36.0 ± 11.3") && small.contains("33.0 ± 11.3"), "{small}");
-    // ε = 0.03: one run with a best so far, none finished; one run has no ±.
-    let large = section(groups, "<th scope=\"row\">0.03</th>", "</tr>");
-    assert!(large.contains("<td class=\"num\">2</td>") && large.contains("40.0 (1)"), "{large}");
-    assert!(!large.contains("70.0") && !large.contains('±'), "a running run's accuracies are not final: {large}");
+    // By the swept parameters but the seed, by default.
+    assert!(body.contains("<h2 id=\"results-heading\">Results by epsilon</h2>"), "{body}");
+    let table = section(&body, "<table id=\"results-table\"", "</table>");
+    let rows: Vec<&str> = table.split("<tr").skip(2).collect();
+    assert_eq!(rows.len(), 1, "ε = 0.03 has no finished run: {table}");
+    let small = rows[0];
+    assert!(small.contains("<td>0.01</td>") && small.contains("<td class=\"num\">2</td>"), "{small}");
+    // Final clean 0.80, 0.90: 85.0 ± 7.1; best 0.30, 0.50: 40.0 ± 14.1 (sample std);
+    // final 0.28, 0.44: 36.0 ± 11.3; gap 0.02, 0.06: 4.0 ± 2.8; AutoAttack 0.25, 0.41: 33.0 ± 11.3.
+    for cell in ["85.0<small class=\"pm\"> ± 7.1", "40.0<small class=\"pm\"> ± 14.1", "36.0<small class=\"pm\"> ± 11.3",
+        "4.0<small class=\"pm\"> ± 2.8", "33.0<small class=\"pm\"> ± 11.3"] {
+        assert!(small.contains(cell), "no {cell} in {small}");
+    }
+    assert!(!table.contains("70.0"), "a running run's accuracies are not final: {table}");
+    let notes = section(&body, "<ul class=\"results-notes", "</ul>");
+    assert!(notes.contains("Not counted: run #3") && notes.contains("(running)") && notes.contains("(queued)"), "{notes}");
+    assert!(notes.contains("AutoAttack: aa-fast on 1000 points."), "{notes}");
+    let latex = format!("href=\"/api/v1/sweeps/{id}/table?by=epsilon&#38;published=true&#38;format=latex\" download");
+    assert!(body.contains(&latex), "no LaTeX download link in {body}");
 
-    let (_, _, body) = get(ready(db), &format!("/sweeps/{id}?group=seed&color=seed")).await;
-    let groups = section(&body, "<table id=\"sweep-groups\">", "</table>");
-    // Seed 0: best 0.30 and 0.40 → 35.0 ± 7.1; seed 1: 0.50 and a queued run → 50.0 (1).
-    assert!(section(groups, "<th scope=\"row\">0</th>", "</tr>").contains("35.0 ± 7.1"), "{groups}");
-    assert!(section(groups, "<th scope=\"row\">1</th>", "</tr>").contains("50.0 (1)"), "{groups}");
-    assert!(body.contains("<option value=\"seed\" selected>"));
-    assert_eq!(chart_data(&body)["chosen"], "seed");
+    // Two keys at once; the seed splits the finished runs.
+    let (_, _, body) = get(ready(db), &format!("/sweeps/{id}?by=epsilon&by=seed&color=seed")).await;
+    assert!(body.contains("Results by epsilon × seed"));
+    let table = section(&body, "<table id=\"results-table\"", "</table>");
+    assert_eq!(table.split("<tr").count() - 2, 2, "{table}");
+    assert!(body.contains("<input type=\"checkbox\" name=\"by\" value=\"epsilon\" checked>"), "{body}");
+    assert_eq!(chart_data(&body)["chosen"], "epsilon", "the parameter chart follows the first key");
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn an_unknown_parameter_falls_back_and_says_so(db: SqlitePool) {
     let id = partly_done(&db).await;
-    let (status, _, body) = get(ready(db.clone()), &format!("/sweeps/{id}?group=%3Cb%3Enope&color=lr")).await;
+    let (status, _, body) = get(ready(db.clone()), &format!("/sweeps/{id}?by=%3Cb%3Enope&color=lr")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.contains("`&#60;b&#62;nope` is not a swept parameter of this sweep; grouped by `epsilon` instead."), "{body}");
+    assert!(body.contains("No run here has `&#60;b&#62;nope`"), "{body}");
+    assert!(body.contains("The table is grouped by epsilon instead."), "{body}");
     assert!(body.contains("`lr` is not a swept parameter of this sweep; coloured by `epsilon` instead."));
-    assert!(body.contains("<table id=\"sweep-groups\">"));
     assert_eq!(chart_data(&body)["color"], "epsilon");
 
-    // The form's "none" turns grouping off.
-    let (status, _, body) = get(ready(db), &format!("/sweeps/{id}?group=&color=seed")).await;
+    // An older link's `group=` still groups.
+    let (status, _, body) = get(ready(db), &format!("/sweeps/{id}?group=seed&color=seed")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(!body.contains("<table id=\"sweep-groups\">"));
-    assert!(body.contains("Choose a parameter to group by"));
-    assert_eq!(chart_data(&body)["chosen"], "seed", "the parameter chart follows the colour");
+    assert!(body.contains("Results by seed"), "{body}");
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -232,7 +240,7 @@ async fn a_sweep_without_swept_parameters_says_so(db: SqlitePool) {
     let (status, _, body) = get(ready(db), &format!("/sweeps/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("no swept parameter: every run has the same config"), "{body}");
-    assert!(body.contains("No swept parameter, so nothing to group by."));
+    assert!(body.contains("Results by nothing (all runs together)"), "{body}");
     assert!(!body.contains("id=\"sweep-controls\""));
     assert!(section(&body, "<table id=\"sweep-runs\">", "</table>").contains(">base</a>"));
     assert_eq!(chart_data(&body)["color"], Value::Null);

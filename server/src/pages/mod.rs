@@ -5,6 +5,7 @@
 pub mod compare;
 pub mod home;
 pub mod launch;
+mod results;
 pub mod run;
 pub mod sweep;
 

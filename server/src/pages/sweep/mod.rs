@@ -13,9 +13,11 @@ use serde_json::{Map, Value};
 use sqlx::SqlitePool;
 
 use advmix_protocol::sweep::{SweepMethod, SweepSpec};
-use stats::{Group, Progress, Results, Summary};
+use stats::{Progress, Results};
 
+use super::results::{self, Reference, ResultsView};
 use super::{not_found, percent, render};
+use crate::service;
 use crate::store::runs::RunSummary;
 use crate::store::{self, RunStatus};
 use crate::error::AppError;
@@ -64,34 +66,6 @@ struct Row {
     autoattack: String,
 }
 
-struct GroupRow {
-    value: String,
-    runs: usize,
-    best_robust: String,
-    final_clean: String,
-    final_robust: String,
-    autoattack: String,
-}
-
-impl GroupRow {
-    fn new(group: &Group) -> GroupRow {
-        // A count in brackets when fewer runs than the group's have the metric.
-        let cell = |s: &Option<Summary>| match s {
-            None => "—".to_owned(),
-            Some(s) if s.n < group.runs => format!("{} ({})", s.percent(), s.n),
-            Some(s) => s.percent(),
-        };
-        GroupRow {
-            value: stats::display(&group.value),
-            runs: group.runs,
-            best_robust: cell(&group.best_robust),
-            final_clean: cell(&group.final_clean),
-            final_robust: cell(&group.final_robust),
-            autoattack: cell(&group.autoattack),
-        }
-    }
-}
-
 /// One run as `static/sweep.js` sees it; the same fields it reads from
 /// `/api/v1/runs?sweep=ID` when it refreshes.
 #[derive(Serialize)]
@@ -115,7 +89,11 @@ struct ChartData<'a> {
     params: &'a [Swept],
     color: Option<&'a str>,
     chosen: Option<&'a str>,
+    /// The results table's keys; the parameter chart follows the first.
+    by: &'a [String],
     runs: Vec<ChartRun<'a>>,
+    /// Published results for the robust-accuracy chart's dashed lines.
+    references: Vec<Reference>,
 }
 
 #[derive(Template)]
@@ -129,9 +107,11 @@ struct SweepPage {
     swept: Vec<Swept>,
     progress: Progress,
     rows: Vec<Row>,
-    groups: Vec<GroupRow>,
     color: Option<String>,
-    group: Option<String>,
+    /// What the results table groups by.
+    by: Vec<String>,
+    by_label: String,
+    results: ResultsView,
     /// Why a requested `group` or `color` was not used.
     notices: Vec<String>,
     show_autoattack: bool,
@@ -142,14 +122,14 @@ struct SweepPage {
 
 impl SweepPage {
     fn grouped_by(&self, name: &str) -> bool {
-        self.group.as_deref() == Some(name)
+        self.by.iter().any(|b| b == name)
     }
     fn coloured_by(&self, name: &str) -> bool {
         self.color.as_deref() == Some(name)
     }
-    /// The parameter chart's x: the grouping parameter, else the colour one.
+    /// The parameter chart's x: the first grouping key, else the colour one.
     fn chosen(&self) -> Option<&str> {
-        self.group.as_deref().or(self.color.as_deref())
+        self.by.first().map(String::as_str).or(self.color.as_deref())
     }
 }
 
@@ -197,11 +177,28 @@ pub async fn show(
 
     let asked = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim());
     let mut notices = Vec::new();
-    let first_not_seed = names.iter().find(|n| *n != "seed");
-    let group = choose(asked("group"), &names, first_not_seed, "grouped by", &mut notices);
     let color = choose(asked("color"), &names, names.first(), "coloured by", &mut notices);
+    // `group=` is the single-key form of older links.
+    let asked_by = results::by_from_query(&query).or_else(|| asked("group").map(service::results::parse_by));
+    let with_published = results::published_from_query(&query);
+    let defaults = service::results::default_by(&names);
+    let mut table = match service::results::of_sweep(&db, id, asked_by.as_ref().map(|b| b.join(",")).as_deref(), true).await {
+        Err(AppError::Invalid(errors)) => {
+            let by = results::by_label(&defaults);
+            notices.extend(errors.into_iter().map(|e| format!("{} The table is grouped by {by} instead.", capitalize(&e.message))));
+            service::results::of_sweep(&db, id, Some(&defaults.join(",")), true).await?
+        }
+        other => other?,
+    };
+    let any_published = table.sections.iter().any(|s| !s.published.is_empty());
+    if !with_published {
+        table.sections.iter_mut().for_each(|s| s.published.clear());
+    }
+    let query_pairs: Vec<(&str, String)> =
+        [("by", table.by.join(",")), ("published", with_published.to_string())].into_iter().collect();
+    let view = ResultsView::new(&table, &format!("/api/v1/sweeps/{id}/table"), &query_pairs, any_published);
 
-    let results: Vec<Results> = runs.iter().map(results).collect();
+    let results: Vec<Results> = runs.iter().map(run_results).collect();
     let order = stats::ranking(&results.iter().map(|r| r.best_robust).collect::<Vec<_>>());
     let rows = order
         .iter()
@@ -209,27 +206,14 @@ pub async fn show(
         .map(|(position, &i)| row(&runs[i], &params[i], &names, results[i].best_robust.map(|_| position + 1)))
         .collect();
 
-    // Final accuracies of runs still training (or cut short) are not final:
-    // only finished runs count towards a group's final and AutoAttack means.
-    let grouped: Vec<Results> = runs
-        .iter()
-        .zip(&results)
-        .map(|(run, r)| match run.status {
-            RunStatus::Succeeded => r.clone(),
-            _ => Results { best_robust: r.best_robust, ..Results::default() },
-        })
-        .collect();
-    let groups = group
-        .as_deref()
-        .map(|g| stats::group_by(params.iter().zip(&grouped), g).iter().map(GroupRow::new).collect())
-        .unwrap_or_default();
-
     let data = ChartData {
         sweep: id,
         params: &swept,
         color: color.as_deref(),
-        chosen: group.as_deref().or(color.as_deref()),
+        chosen: table.by.first().map(String::as_str).or(color.as_deref()),
+        by: &table.by,
         runs: runs.iter().zip(&params).map(|(run, params)| chart_run(run, params)).collect(),
+        references: results::references(&table),
     };
     let data = serde_json::to_string(&data).expect("chart data serializes");
     let spec_text = serde_json::from_str::<Value>(&head.spec)
@@ -248,9 +232,10 @@ pub async fn show(
         any_epochs: runs.iter().any(|r| r.epochs_done > 0),
         swept,
         rows,
-        groups,
         color,
-        group,
+        by_label: results::by_label(&table.by),
+        by: table.by.clone(),
+        results: view,
         notices,
         data,
     };
@@ -280,7 +265,7 @@ fn swept(spec: Option<&SweepSpec>, params: &[Map<String, Value>]) -> Vec<Swept> 
         .collect()
 }
 
-fn results(run: &RunSummary) -> Results {
+fn run_results(run: &RunSummary) -> Results {
     Results {
         best_robust: run.best_robust_acc,
         final_clean: run.final_clean_acc,
@@ -320,4 +305,9 @@ fn chart_run<'a>(run: &'a RunSummary, params: &'a Map<String, Value>) -> ChartRu
         autoattack_acc: run.autoattack_acc,
         autoattack_epoch: run.autoattack_epoch,
     }
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }

@@ -3,9 +3,9 @@
 //! are tested without a database or a browser.
 
 use crate::store::RunStatus;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-pub use crate::service::results::{Summary, display, distinct, summarize};
+pub use crate::service::results::{display, distinct};
 
 /// A run's results as the sweep page ranks and aggregates them.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -81,60 +81,11 @@ impl Progress {
     }
 }
 
-/// One value of the grouping parameter and what its runs reached.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Group {
-    /// Null collects runs that do not have the parameter (a run added later).
-    pub value: Value,
-    pub runs: usize,
-    pub best_robust: Option<Summary>,
-    pub final_clean: Option<Summary>,
-    pub final_robust: Option<Summary>,
-    pub autoattack: Option<Summary>,
-}
-
-/// Groups runs by their value of `param`, in [`distinct`]'s order, each
-/// metric summarized over the runs that have it. Callers decide which runs'
-/// values count (the page leaves out final accuracies of unfinished runs).
-pub fn group_by<'a>(runs: impl IntoIterator<Item = (&'a Map<String, Value>, &'a Results)>, param: &str) -> Vec<Group> {
-    let runs: Vec<(&Value, &Results)> =
-        runs.into_iter().map(|(params, results)| (params.get(param).unwrap_or(&Value::Null), results)).collect();
-    let mut values = distinct(runs.iter().map(|(v, _)| *v).filter(|v| !v.is_null()));
-    if runs.iter().any(|(v, _)| v.is_null()) {
-        values.push(Value::Null);
-    }
-    values
-        .into_iter()
-        .map(|value| {
-            let members: Vec<&Results> = runs.iter().filter(|(v, _)| **v == value).map(|(_, r)| *r).collect();
-            let over = |metric: fn(&Results) -> Option<f64>| {
-                summarize(&members.iter().filter_map(|r| metric(r)).collect::<Vec<_>>())
-            };
-            Group {
-                runs: members.len(),
-                best_robust: over(|r| r.best_robust),
-                final_clean: over(|r| r.final_clean),
-                final_robust: over(|r| r.final_robust),
-                autoattack: over(|r| r.autoattack),
-                value,
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn params(value: Value) -> Map<String, Value> {
-        value.as_object().unwrap().clone()
-    }
-
-    fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() < 1e-12
-    }
 
     #[test]
     fn log_scale_only_beyond_two_decades_of_positive_numbers() {
@@ -159,37 +110,5 @@ mod tests {
         assert_eq!(p, Progress { queued: 1, running: 1, succeeded: 2, failed: 2, stopped: 1 });
         assert_eq!(p.total(), 7);
         assert_eq!(p.parts().iter().map(|(_, _, n)| n).sum::<usize>(), 7);
-    }
-
-    #[test]
-    fn groups_follow_the_parameter_and_summarize_each_metric_over_what_exists() {
-        let p = [
-            params(json!({"epsilon": 0.03, "seed": 0})),
-            params(json!({"epsilon": 0.01, "seed": 0})),
-            params(json!({"epsilon": 0.03, "seed": 1})),
-            params(json!({"seed": 2})),
-        ];
-        let r = [
-            Results { best_robust: Some(0.30), final_clean: Some(0.80), final_robust: Some(0.28), autoattack: Some(0.25) },
-            Results { best_robust: Some(0.50), ..Default::default() },
-            Results { best_robust: Some(0.40), final_clean: Some(0.90), final_robust: Some(0.36), autoattack: None },
-            Results::default(),
-        ];
-        let groups = group_by(p.iter().zip(&r), "epsilon");
-        let values: Vec<&Value> = groups.iter().map(|g| &g.value).collect();
-        assert_eq!(values, [&json!(0.01), &json!(0.03), &Value::Null]);
-        let g = &groups[1];
-        assert_eq!(g.runs, 2);
-        let best = g.best_robust.as_ref().unwrap();
-        assert!(close(best.mean, 0.35) && close(best.std.unwrap(), 0.005f64.sqrt()));
-        assert_eq!(best.percent(), "35.0 ± 7.1");
-        assert_eq!(g.final_clean.as_ref().unwrap().percent(), "85.0 ± 7.1");
-        let aa = g.autoattack.as_ref().unwrap();
-        assert_eq!((aa.n, aa.std), (1, None), "only one run has AutoAttack");
-        assert_eq!(groups[0].final_clean, None);
-        assert_eq!((groups[2].runs, &groups[2].best_robust), (1, &None));
-
-        let by_seed = group_by(p.iter().zip(&r), "seed");
-        assert_eq!(by_seed.iter().map(|g| g.runs).collect::<Vec<_>>(), [2, 1, 1]);
     }
 }

@@ -25,6 +25,15 @@ impl Format {
         }
     }
 
+    /// As `format=` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Markdown => "markdown",
+            Format::Latex => "latex",
+            Format::Csv => "csv",
+        }
+    }
+
     pub fn extension(self) -> &'static str {
         match self {
             Format::Markdown => "md",
@@ -69,7 +78,8 @@ pub struct Grid {
     pub header: Vec<String>,
     /// The leading text columns: the threat model's, then the `by` values.
     pub label_columns: usize,
-    /// Dataset and ε, present when the table spans several threat models.
+    /// Dataset and ε columns, each present when the table spans several
+    /// values of it that `by` does not already show.
     pub threat_columns: usize,
     pub rows: Vec<Row>,
     pub notes: Vec<String>,
@@ -129,10 +139,18 @@ fn published_cells(p: &Published) -> Vec<Cell> {
 
 impl Grid {
     pub fn new(table: &Table) -> Grid {
-        let threat_columns = table.sections.len() > 1;
+        let shown = |key: &str, differs: bool| differs && !table.by.iter().any(|b| b == key);
+        let first = table.sections.first();
+        let threat = Threat {
+            dataset: shown("dataset", table.sections.iter().any(|s| Some(&s.dataset) != first.map(|f| &f.dataset))),
+            epsilon: shown("epsilon", table.sections.iter().any(|s| first.is_some_and(|f| f.epsilon != s.epsilon))),
+        };
         let mut header: Vec<String> = Vec::new();
-        if threat_columns {
-            header.extend(["Dataset".to_owned(), "ε".to_owned()]);
+        if threat.dataset {
+            header.push("Dataset".to_owned());
+        }
+        if threat.epsilon {
+            header.push("ε".to_owned());
         }
         if table.by.is_empty() {
             header.push("Runs".to_owned());
@@ -146,16 +164,29 @@ impl Grid {
         let mut rows = Vec::new();
         let mut notes = Vec::new();
         for section in &table.sections {
-            rows.extend(section_rows(table, section, threat_columns, &mut notes));
+            rows.extend(section_rows(table, section, threat, &mut notes));
         }
         for u in &table.left_out {
             notes.push(format!("Not counted: run #{} {} ({}); only finished runs count.", u.run, u.name, u.status));
         }
-        Grid { header, label_columns, threat_columns: if threat_columns { 2 } else { 0 }, rows, notes }
+        Grid { header, label_columns, threat_columns: threat.count(), rows, notes }
     }
 }
 
-fn section_rows(table: &Table, section: &Section, threat_columns: bool, notes: &mut Vec<String>) -> Vec<Row> {
+/// Which threat-model columns a grid has.
+#[derive(Clone, Copy)]
+struct Threat {
+    dataset: bool,
+    epsilon: bool,
+}
+
+impl Threat {
+    fn count(self) -> usize {
+        usize::from(self.dataset) + usize::from(self.epsilon)
+    }
+}
+
+fn section_rows(table: &Table, section: &Section, threat_columns: Threat, notes: &mut Vec<String>) -> Vec<Row> {
     let best = |metric: Metric| -> Option<i64> {
         let higher = metric.higher_is_better()?;
         let values: Vec<i64> =
@@ -167,8 +198,10 @@ fn section_rows(table: &Table, section: &Section, threat_columns: bool, notes: &
     };
     let bests: Vec<Option<i64>> = Metric::ALL.iter().map(|&m| best(m)).collect();
     let threat = |cells: &mut Vec<Cell>| {
-        if threat_columns {
+        if threat_columns.dataset {
             cells.push(Cell::Text(section.dataset.clone()));
+        }
+        if threat_columns.epsilon {
             cells.push(Cell::Text(epsilon_text(section.epsilon)));
         }
     };
@@ -209,7 +242,7 @@ fn section_rows(table: &Table, section: &Section, threat_columns: bool, notes: &
         rows.push(Row { cells, published: false });
     }
     if let Some((suite, n)) = &section.autoattack_reference {
-        let at = if threat_columns { format!(" ({}, ε = {})", section.dataset, epsilon_text(section.epsilon)) } else { String::new() };
+        let at = if table.sections.len() > 1 { format!(" ({}, ε = {})", section.dataset, epsilon_text(section.epsilon)) } else { String::new() };
         notes.push(format!("AutoAttack{at}: {suite} on {n} points."));
     }
     for p in &section.published {
