@@ -36,12 +36,15 @@
       return ids.map((id) => byId.get(id) || { run_id: id, name: `#${id}`, points: [] });
     });
 
+  // Published results for the runs' threat model, as dashed lines.
+  const references = JSON.parse(box.dataset.references || "[]");
   const accChart = advmix.lineChart(document.getElementById("compare-acc"), {
     title: "Test accuracy: PGD, and clean faded",
     xLabel: "epoch",
     yLabel: "accuracy",
     percent: true,
     series: [],
+    references,
   });
   const lossChart = advmix.lineChart(document.getElementById("compare-loss"), {
     title: "Training loss",

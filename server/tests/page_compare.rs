@@ -205,3 +205,28 @@ async fn serves_the_compare_script(db: SqlitePool) {
     assert_eq!(content_type, "text/javascript; charset=utf-8");
     assert!(body.contains("/api/v1/series"));
 }
+
+/// Hand-picked runs get the results table too, grouped by a differing key,
+/// with its exports pointing at the same runs.
+#[sqlx::test(migrations = "../migrations")]
+async fn picked_runs_get_a_results_table_by_a_differing_key(db: SqlitePool) {
+    let with_seed = |mut config: Value, seed: u64| {
+        config["seed"] = json!(seed);
+        config
+    };
+    let a = insert(&db, "aom s0", with_seed(aom(), 0), Some(0.40)).await;
+    let b = insert(&db, "aom s1", with_seed(aom(), 1), Some(0.50)).await;
+    let c = insert(&db, "pgd s0", with_seed(pgd(), 0), Some(0.30)).await;
+    let body = page(&db, &format!("/compare?run={a}&run={b}&run={c}&by=method")).await;
+    assert!(body.contains("<h2 id=\"results-heading\">Results by method</h2>"), "{body}");
+    let start = body.find("<table id=\"results-table\"").expect("a results table");
+    let table = &body[start..start + body[start..].find("</table>").unwrap()];
+    let aom_row = &table[table.find("<td>aom</td>").expect("an aom group")..];
+    // Best 0.40 and 0.50: 45.0 ± 7.1 over 2 seeds, the better group so bold.
+    assert!(aom_row.contains("<td class=\"num\">2</td>") && aom_row.contains("<strong>45.0</strong><small class=\"pm\"> ± 7.1"), "{aom_row}");
+    assert!(table.contains("<td>pgd_at</td>"), "{table}");
+    assert!(body.contains("<input type=\"checkbox\" name=\"by\" value=\"aom.labels\">"), "differing keys are offered: {body}");
+    assert!(!body.contains("name=\"by\" value=\"seed\""), "the seed is what a table averages over");
+    let csv = format!("/api/v1/table?runs={a}%2C{b}%2C{c}&#38;by=method&#38;published=true&#38;format=csv");
+    assert!(body.contains(&csv), "no CSV link {csv} in {body}");
+}

@@ -12,7 +12,9 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::Value;
 use sqlx::SqlitePool;
 
+use super::results::{self, ResultsView};
 use super::{duration, render, value_text};
+use crate::service;
 use crate::store::runs::{self, RunSummary};
 use crate::error::AppError;
 use diff::DiffRow;
@@ -145,6 +147,23 @@ struct Compare {
     ids: String,
     toggle_href: String,
     csv_href: String,
+    /// The results table of the picked runs, when there are any.
+    results: Option<ResultsView>,
+    by: Vec<String>,
+    by_label: String,
+    /// Differing keys the table can group by.
+    groupable: Vec<String>,
+    /// The chart's published reference lines, as JSON for compare.js.
+    references: String,
+}
+
+impl Compare {
+    fn grouped_by(&self, key: &str) -> bool {
+        self.by.iter().any(|b| b == key)
+    }
+    fn published_checked(&self) -> bool {
+        self.results.as_ref().is_none_or(|r| r.published || !r.any_published)
+    }
 }
 
 pub async fn show(State(db): State<SqlitePool>, RawQuery(raw): RawQuery) -> Result<Html<String>, AppError> {
@@ -166,12 +185,43 @@ pub async fn show(State(db): State<SqlitePool>, RawQuery(raw): RawQuery) -> Resu
     let rows = diff::diff(&configs);
     let differing = rows.iter().filter(|r| r.differs).count();
     let keys = rows.len();
+    let groupable: Vec<String> = rows.iter().filter(|r| r.differs && r.key != "seed").map(|r| r.key.clone()).collect();
     let lines = rows
         .into_iter()
         .filter(|r| selection.all || r.differs)
         .map(|r| Line { values: r.values.iter().map(|v| v.as_ref().map(value_text)).collect(), key: r.key, differs: r.differs })
         .collect::<Vec<_>>();
+    let query: Vec<(String, String)> = raw.as_deref().and_then(|r| serde_urlencoded::from_str(r).ok()).unwrap_or_default();
+    let with_published = results::published_from_query(&query);
+    let mut table = None;
+    if !ids.is_empty() {
+        let asked = results::by_from_query(&query).map(|b| b.join(","));
+        let mut built = match service::results::of_runs(&db, &ids, asked.as_deref(), true).await {
+            Err(AppError::Invalid(errors)) => {
+                notices.extend(errors.into_iter().map(|e| format!("The results table: {}", e.message)));
+                service::results::of_runs(&db, &ids, None, true).await?
+            }
+            other => other?,
+        };
+        let any_published = built.sections.iter().any(|s| !s.published.is_empty());
+        if !with_published {
+            built.sections.iter_mut().for_each(|s| s.published.clear());
+        }
+        table = Some((built, any_published));
+    }
+    let references = table.as_ref().map(|(t, _)| results::references(t)).unwrap_or_default();
+    let by = table.as_ref().map(|(t, _)| t.by.clone()).unwrap_or_default();
+    let view = table.as_ref().map(|(t, any)| {
+        let ids_text = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let query = [("runs", ids_text), ("by", t.by.join(",")), ("published", with_published.to_string())];
+        ResultsView::new(t, "/api/v1/table", &query, *any)
+    });
     render(&Compare {
+        results: view,
+        by_label: results::by_label(&by),
+        by,
+        groupable,
+        references: serde_json::to_string(&references).expect("references serialize"),
         keys,
         differing,
         all: selection.all,
