@@ -328,6 +328,15 @@
     tr.append(el("td", { className: "sha256", title: c.sha256 }, c.sha256));
     const link = el("a", { className: "download", href: `/api/v1/checkpoints/${c.id}/download`, download: true }, "Download");
     tr.append(el("td").appendChild(link).parentNode);
+    const evaluated = el("td", { className: "evaluated" });
+    if ((c.evaluated || []).length === 0) {
+      evaluated.append(el("span", { className: "muted" }, "—"));
+    } else {
+      const list = el("ul");
+      c.evaluated.forEach((line) => list.append(el("li", {}, line)));
+      evaluated.append(list);
+    }
+    tr.append(evaluated);
     const form = el("form", { method: "post", action: `/checkpoints/${c.id}/evaluate`, className: "evaluate-form" });
     form.append(el("input", { type: "hidden", name: "csrf", value: csrf() }));
     form.append(el("label", { className: "visually-hidden", for: `attack-${c.id}` }, "Attack"));

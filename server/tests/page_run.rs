@@ -173,6 +173,7 @@ async fn shows_header_config_metrics_and_checkpoints(db: SqlitePool) {
     );
     assert!(body.contains(&command), "{command}\n{body}");
     assert!(body.contains(r#"<span class="chip">baseline</span>"#));
+    assert!(body.contains("after epoch 3 on ") && body.contains("clean 61.0%, robust 34.2%</li>"), "the epoch's evaluation: {body}");
     // Config: dotted keys, the swept one highlighted, ε as grey levels.
     assert!(body.contains(r#"<tr data-key="aom.labels" class="swept">"#), "{body}");
     assert!(body.contains(r#"<tr data-key="aom.steps">"#));
@@ -520,6 +521,12 @@ async fn evaluate_queues_a_job_and_the_page_shows_its_progress_and_result(db: Sq
     .unwrap();
     let page = env.get(&format!("/runs/{run}")).await.text();
     assert!(page.contains("apgd-ce 45.0 (12 s)") && page.contains(">40.0<"), "{page}");
+    // The checkpoint's row says what it was evaluated against, and the result.
+    let row = &page[page.find(&format!("data-checkpoint-id=\"{checkpoint}\"")).unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("<li>aa-standard on 500 points: clean 80.0%, robust 40.0%</li>"), "{row}");
+    let listed: serde_json::Value = serde_json::from_str(&env.get(&format!("/api/v1/runs/{run}/checkpoints")).await.text()).unwrap();
+    assert_eq!(listed[0]["evaluated"][0], "aa-standard on 500 points: clean 80.0%, robust 40.0%", "the API lists the same");
 
     // Bad input comes back as a notice; nothing more is queued.
     let resp = env.submit(&format!("/checkpoints/{checkpoint}/evaluate"), &[("attack", "cw"), ("n", "500")]).await;

@@ -16,11 +16,11 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use crate::error::AppError;
 use crate::paths::Paths;
 use crate::store;
-use crate::store::checkpoints::CheckpointRow;
+use crate::service::evals::EvaluatedCheckpoint;
 
-pub async fn list(State(db): State<SqlitePool>, Path(id): Path<i64>) -> Result<Json<Vec<CheckpointRow>>, AppError> {
+pub async fn list(State(db): State<SqlitePool>, Path(id): Path<i64>) -> Result<Json<Vec<EvaluatedCheckpoint>>, AppError> {
     store::runs::fetch(&db, id).await?;
-    Ok(Json(store::checkpoints::of_run(&db, id).await?))
+    Ok(Json(crate::service::evals::checkpoints(&db, id).await?))
 }
 
 pub async fn download(

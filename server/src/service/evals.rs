@@ -38,3 +38,56 @@ pub async fn queue(db: &SqlitePool, runner: &Runner, checkpoint_id: i64, request
     runner.wake();
     Ok(row)
 }
+
+/// A checkpoint with what it was evaluated against and the result, as the
+/// run page's table and `/api/v1/runs/{id}/checkpoints` show it.
+#[derive(serde::Serialize, Clone, Debug)]
+pub struct EvaluatedCheckpoint {
+    #[serde(flatten)]
+    pub row: store::checkpoints::CheckpointRow,
+    /// One line per evaluation of exactly these weights: the epoch's PGD
+    /// evaluation, then each finished or running job.
+    pub evaluated: Vec<String>,
+}
+
+pub async fn checkpoints(db: &SqlitePool, run_id: i64) -> Result<Vec<EvaluatedCheckpoint>, AppError> {
+    let rows = store::checkpoints::of_run(db, run_id).await?;
+    let config: serde_json::Value = serde_json::from_str(&store::runs::config(db, run_id).await?).unwrap_or_default();
+    let epochs = store::epochs::of_run(db, run_id).await?;
+    let evals = store::evals::list_for_run(db, run_id).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let mut evaluated = Vec::new();
+            if let Some(e) = epochs.iter().find(|e| i64::from(e.epoch) == row.epoch) {
+                let steps = config["eval"]["pgd_steps"].as_u64().map_or_else(String::new, |s| format!("-{s}"));
+                let points = match &config["eval"]["n"] {
+                    serde_json::Value::Number(n) => format!("{n} points"),
+                    _ => "all test points".to_owned(),
+                };
+                evaluated.push(format!(
+                    "PGD{steps} after epoch {} on {points}: clean {:.1}%, robust {:.1}%",
+                    e.epoch,
+                    100.0 * e.test_clean_acc,
+                    100.0 * e.test_pgd_acc
+                ));
+            }
+            // `last` and `best` are rewritten in place: an evaluation of an
+            // older epoch was of other weights.
+            for e in evals.iter().filter(|e| e.checkpoint_id == Some(row.id) && e.epoch == Some(row.epoch)) {
+                let at = e.epsilon.map_or_else(String::new, |eps| format!(" at ε {}", super::results::epsilon_text(eps)));
+                let what = format!("{} on {} points{at}", e.suite, e.n);
+                match (e.status, e.clean_acc, e.robust_acc) {
+                    (store::EvalStatus::Succeeded, Some(clean), Some(robust)) => {
+                        evaluated.push(format!("{what}: clean {:.1}%, robust {:.1}%", 100.0 * clean, 100.0 * robust));
+                    }
+                    (store::EvalStatus::Queued | store::EvalStatus::Running, _, _) => {
+                        evaluated.push(format!("{what}: {}", e.status.as_str()));
+                    }
+                    _ => {}
+                }
+            }
+            EvaluatedCheckpoint { row, evaluated }
+        })
+        .collect())
+}

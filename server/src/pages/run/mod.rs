@@ -69,6 +69,7 @@ struct Notice {
 struct Checkpoint {
     row: CheckpointRow,
     size: String,
+    evaluated: Vec<String>,
 }
 
 #[derive(Template)]
@@ -155,7 +156,7 @@ pub async fn show(
     let query = PageQuery::parse(raw.as_deref());
     let extra = store::runs::detail(&db, id).await?;
     let epochs = store::epochs::of_run(&db, id).await?;
-    let checkpoints = store::checkpoints::of_run(&db, id).await?;
+    let checkpoints = crate::service::evals::checkpoints(&db, id).await?;
     let sample_list = store::checkpoints::samples_of_run(&db, id).await?;
     let executor_line = match &run.handle {
         Some(handle) if run.status.is_live() => Some(runner.describe(handle).await.line()),
@@ -216,7 +217,10 @@ pub async fn show(
         eta,
         total_epochs_logged: epochs.len(),
         table: epochs.into_iter().rev().take(TABLE_EPOCHS).rev().collect(),
-        checkpoints: checkpoints.into_iter().map(|row| Checkpoint { size: human_bytes(row.bytes), row }).collect(),
+        checkpoints: checkpoints
+            .into_iter()
+            .map(|c| Checkpoint { size: human_bytes(c.row.bytes), row: c.row, evaluated: c.evaluated })
+            .collect(),
         evals: store::evals::list_for_run(&db, id).await?,
         eval_points: DEFAULT_POINTS,
         samples: sample_list,
