@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The same training step as advmix's `step_throughput` example, in eager
-PyTorch: same model definition (trainer/tests/python/reference_models.py),
+PyTorch: same model definition (python/advmix_torch.py, via trainer/tests/python/reference_models.py),
 same batch, same crop/flip on the device, same attack and loss, SGD with
 momentum 0.9 and weight decay 5e-4. Prints one JSON line.
 

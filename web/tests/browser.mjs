@@ -357,12 +357,34 @@ try {
     await screenshot(page, "sweep-done");
   });
 
+  await step("results table, and its LaTeX export downloads", async () => {
+    const heading = (await page.locator("#results-heading").textContent()).trim();
+    check(heading === "Results by epsilon", `the results table is headed "${heading}", not "Results by epsilon"`);
+    const rows = await page.locator("#results-table tbody tr").count();
+    check(rows === 2, `#results-table has ${rows} rows, not one per ε (2)`);
+    const first = (await page.locator("#results-table tbody tr").first().locator("td").first().textContent()).trim();
+    check(first === "0.05", `the first group is ε "${first}", not 0.05`);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator("a.results-export[data-format='LaTeX']").click()]);
+    const path = await download.path();
+    check(path, `the LaTeX download failed: ${await download.failure()}`);
+    check(download.suggestedFilename() === `sweep-${sweepId}-results.tex`, `the download is named ${download.suggestedFilename()}`);
+    const tex = readFileSync(path, "utf8");
+    for (const part of ["\\begin{tabular}", "\\toprule", "epsilon & Seeds & Clean & PGD best & PGD final & Gap & AutoAttack & Best epoch", "\\bottomrule"]) {
+      check(tex.includes(part), `the LaTeX export lacks ${part}:\n${tex}`);
+    }
+    log(`  ${download.suggestedFilename()}: ${tex.split("\n").length} lines`);
+    await page.locator("#sweep-results").scrollIntoViewIfNeeded();
+    await screenshot(page, "sweep-results");
+  });
+
   await step("checkpoint download matches its SHA-256", async () => {
     await open(page, `/runs/${runIds[0]}`);
     const row = page.locator("table#checkpoints tr[data-checkpoint-id][data-kind='best']").first();
     check((await row.count()) === 1, "table#checkpoints has no best checkpoint row");
     const expected = (await row.locator("td.sha256").textContent()).trim();
     check(/^[0-9a-f]{64}$/.test(expected), `td.sha256 reads "${expected}"`);
+    const evaluated = (await row.locator("td.evaluated").textContent()).trim();
+    check(/after epoch \d+ on 100 points: clean [\d.]+%, robust [\d.]+%/.test(evaluated), `td.evaluated reads "${evaluated}"`);
     const [download] = await Promise.all([page.waitForEvent("download"), row.locator("a.download").click()]);
     const path = await download.path();
     check(path, `the download failed: ${await download.failure()}`);
