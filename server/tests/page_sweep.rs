@@ -3,29 +3,10 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use common::{get, ready};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
+use common::{create_sweep, get, ready};
 use serde_json::{Value, json};
 use sqlx::SqlitePool;
-use tower::ServiceExt;
-
-/// Creates a sweep through the API, as the launch form and the CLI do.
-async fn create_sweep(db: &SqlitePool, spec: Value) -> i64 {
-    let response = advmix_server::app(ready(db.clone()))
-        .oneshot(
-            Request::post("/api/v1/sweeps")
-                .header("content-type", "application/json")
-                .body(Body::from(spec.to_string()))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
-    body["id"].as_i64().unwrap()
-}
 
 fn spec(name: &str) -> Value {
     json!({

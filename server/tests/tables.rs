@@ -6,7 +6,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{get, ready};
+use common::{create_sweep, get, ready};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sqlx::SqlitePool;
@@ -22,19 +22,7 @@ async fn sweep(db: &SqlitePool) -> i64 {
         "parameters": {"method": {"values": ["pgd_at", "aom"]}},
         "seeds": [0, 1],
     });
-    let response = advmix_server::app(ready(db.clone()))
-        .oneshot(
-            Request::post("/api/v1/sweeps")
-                .header("content-type", "application/json")
-                .body(Body::from(spec.to_string()))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = response.status();
-    let body: Value = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id = body["id"].as_i64().unwrap();
+    let id = create_sweep(db, spec).await;
     for (name, status, best, last, clean, aa) in [
         ("method=pgd_at,seed=0", "succeeded", 0.50, 0.44, 0.80, Some(0.46)),
         ("method=pgd_at,seed=1", "succeeded", 0.54, 0.46, 0.82, Some(0.48)),

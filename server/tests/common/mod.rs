@@ -133,3 +133,20 @@ pub async fn get(state: AppState, uri: &str) -> (StatusCode, String, String) {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, content_type, String::from_utf8(body.to_vec()).unwrap())
 }
+
+/// Creates a sweep through the API, as the launch form and the CLI do.
+pub async fn create_sweep(db: &SqlitePool, spec: serde_json::Value) -> i64 {
+    let response = advmix_server::app(ready(db.clone()))
+        .oneshot(
+            Request::post("/api/v1/sweeps")
+                .header("content-type", "application/json")
+                .body(Body::from(spec.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: serde_json::Value = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    body["id"].as_i64().unwrap()
+}
+

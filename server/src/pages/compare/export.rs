@@ -7,15 +7,7 @@ use super::diff::DiffRow;
 use crate::pages::value_text;
 use super::Compared;
 
-/// RFC 4180: a field with a comma, quote or line break is quoted, and its
-/// quotes doubled.
-pub fn field(text: &str) -> Cow<'_, str> {
-    if text.contains([',', '"', '\n', '\r']) {
-        Cow::Owned(format!("\"{}\"", text.replace('"', "\"\"")))
-    } else {
-        Cow::Borrowed(text)
-    }
-}
+pub use crate::service::results::format::field;
 
 fn number<T: ToString>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
