@@ -371,7 +371,8 @@ pub async fn show(
     let per_page = query.per_page();
     let page = query.page();
     let last_page = ((total + per_page - 1) / per_page).max(1);
-    let first = (page - 1) * per_page + 1;
+    // A hand-typed huge page number must not overflow; such a page is empty.
+    let first = (page - 1).saturating_mul(per_page).saturating_add(1);
     let showing = if rows.is_empty() {
         String::new()
     } else {
