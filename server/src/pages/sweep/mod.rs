@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use sqlx::SqlitePool;
 
 use advmix_protocol::sweep::{SweepMethod, SweepSpec};
-use stats::{Progress, Results};
+use stats::Progress;
 
 use super::results::{self, Reference, ResultsView};
 use super::{not_found, percent, render};
@@ -198,12 +198,12 @@ pub async fn show(
         [("by", table.by.join(",")), ("published", with_published.to_string())].into_iter().collect();
     let view = ResultsView::new(&table, &format!("/api/v1/sweeps/{id}/table"), &query_pairs, any_published);
 
-    let results: Vec<Results> = runs.iter().map(run_results).collect();
-    let order = stats::ranking(&results.iter().map(|r| r.best_robust).collect::<Vec<_>>());
+    let best: Vec<Option<f64>> = runs.iter().map(|r| r.best_robust_acc).collect();
+    let order = stats::ranking(&best);
     let rows = order
         .iter()
         .enumerate()
-        .map(|(position, &i)| row(&runs[i], &params[i], &names, results[i].best_robust.map(|_| position + 1)))
+        .map(|(position, &i)| row(&runs[i], &params[i], &names, best[i].map(|_| position + 1)))
         .collect();
 
     let data = ChartData {
@@ -263,15 +263,6 @@ fn swept(spec: Option<&SweepSpec>, params: &[Map<String, Value>]) -> Vec<Swept> 
             }
         })
         .collect()
-}
-
-fn run_results(run: &RunSummary) -> Results {
-    Results {
-        best_robust: run.best_robust_acc,
-        final_clean: run.final_clean_acc,
-        final_robust: run.final_robust_acc,
-        autoattack: run.autoattack_acc,
-    }
 }
 
 fn row(run: &RunSummary, params: &Map<String, Value>, names: &[String], rank: Option<usize>) -> Row {

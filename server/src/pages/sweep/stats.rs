@@ -7,15 +7,6 @@ use serde_json::Value;
 
 pub use crate::service::results::{display, distinct};
 
-/// A run's results as the sweep page ranks and aggregates them.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Results {
-    pub best_robust: Option<f64>,
-    pub final_clean: Option<f64>,
-    pub final_robust: Option<f64>,
-    pub autoattack: Option<f64>,
-}
-
 /// Whether an axis of these values reads better on a log scale: all
 /// positive numbers spanning more than two decades.
 pub fn log_scale(values: &[Value]) -> bool {

@@ -223,14 +223,25 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn slot(&mut self, metric: Metric) -> &mut Option<Summary> {
+    fn from_fn(mut f: impl FnMut(Metric) -> Option<Summary>) -> Stats {
+        Stats {
+            clean: f(Metric::Clean),
+            best_pgd: f(Metric::BestPgd),
+            final_pgd: f(Metric::FinalPgd),
+            gap: f(Metric::Gap),
+            autoattack: f(Metric::Autoattack),
+            best_epoch: f(Metric::BestEpoch),
+        }
+    }
+
+    pub fn get(&self, metric: Metric) -> Option<&Summary> {
         match metric {
-            Metric::Clean => &mut self.clean,
-            Metric::BestPgd => &mut self.best_pgd,
-            Metric::FinalPgd => &mut self.final_pgd,
-            Metric::Gap => &mut self.gap,
-            Metric::Autoattack => &mut self.autoattack,
-            Metric::BestEpoch => &mut self.best_epoch,
+            Metric::Clean => self.clean.as_ref(),
+            Metric::BestPgd => self.best_pgd.as_ref(),
+            Metric::FinalPgd => self.final_pgd.as_ref(),
+            Metric::Gap => self.gap.as_ref(),
+            Metric::Autoattack => self.autoattack.as_ref(),
+            Metric::BestEpoch => self.best_epoch.as_ref(),
         }
     }
 }
@@ -250,14 +261,7 @@ pub struct Unfinished {
 
 impl Group {
     pub fn stat(&self, metric: Metric) -> Option<&Summary> {
-        match metric {
-            Metric::Clean => self.stats.clean.as_ref(),
-            Metric::BestPgd => self.stats.best_pgd.as_ref(),
-            Metric::FinalPgd => self.stats.final_pgd.as_ref(),
-            Metric::Gap => self.stats.gap.as_ref(),
-            Metric::Autoattack => self.stats.autoattack.as_ref(),
-            Metric::BestEpoch => self.stats.best_epoch.as_ref(),
-        }
+        self.stats.get(metric)
     }
 }
 
@@ -468,17 +472,14 @@ fn group(runs: &[&Entry], key: Vec<Value>, dataset: &str, epsilon: f64, referenc
             _ => {}
         }
     }
-    let mut stats = Stats::default();
-    for m in Metric::ALL {
-        *stats.slot(m) = match m {
+    let stats = Stats::from_fn(|m| match m {
                 Metric::Clean => over(&|e| e.clean),
                 Metric::BestPgd => over(&|e| e.best_pgd),
                 Metric::FinalPgd => over(&|e| e.final_pgd),
                 Metric::Gap => over(&|e| Some(e.best_pgd? - e.final_pgd?)),
                 Metric::Autoattack => over(&|e| e.autoattack.as_ref().filter(|aa| comparable(aa)).map(|aa| aa.acc)),
-                Metric::BestEpoch => over(&|e| e.best_epoch.map(|b| b as f64)),
-        };
-    }
+        Metric::BestEpoch => over(&|e| e.best_epoch.map(|b| b as f64)),
+    });
     Group {
         dataset: dataset.to_owned(),
         epsilon,
