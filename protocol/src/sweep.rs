@@ -35,6 +35,12 @@ use crate::config::RunConfig;
 use crate::rng::SplitMix64;
 use crate::validate::FieldError;
 
+pub mod early_terminate;
+pub mod metric;
+
+pub use early_terminate::EarlyTerminate;
+pub use metric::EpochMetric;
+
 /// The most runs [`SweepSpec::expand`] is normally allowed to create.
 pub const DEFAULT_MAX_RUNS: usize = 1000;
 
@@ -72,6 +78,9 @@ pub struct SweepSpec {
     /// The metric the sweep is judged by; only stored, for display.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<Metric>,
+    /// Stops runs that are behind at set epochs (`asha`, `hyperband`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_terminate: Option<EarlyTerminate>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]

@@ -542,6 +542,7 @@ pub fn to_spec(form: &FormValues) -> Result<SweepSpec, Vec<FieldError>> {
         seeds: None,
         resources: None,
         metric: None,
+        early_terminate: None,
     };
     if method == SweepMethod::Random {
         match form.text("count").trim().parse::<usize>() {
