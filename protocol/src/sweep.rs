@@ -3,24 +3,31 @@
 //!
 //! ```yaml
 //! name: aom-lambda                 # optional
-//! method: grid                     # grid | random
-//! count: 20                        # random only: how many configs to sample
-//! random_seed: 0                   # random only: same spec, same samples
+//! method: grid                     # grid | random | bayes
+//! count: 20                        # random, bayes: how many configs to try
+//! random_seed: 0                   # random, bayes: same spec, same samples
 //! base: {dataset: digits, model: small_cnn, epochs: 10}   # every run starts here
 //! parameters:                      # dotted config paths, in the order given
 //!   method: {values: [pgd_at, aom]}
 //!   aom.labels: {values: [ratio, geometric]}
 //!   epsilon: {value: 0.0313}
 //!   mixup_alpha: {min: 0.2, max: 2.0, count: 4}              # grid: 4 evenly spaced points
-//!   lr_max: {min: 0.01, max: 0.2, distribution: log_uniform} # random: sampled
+//!   lr_max: {min: 0.01, max: 0.2, distribution: log_uniform} # random, bayes: sampled
 //! seeds: [0, 1, 2]                 # every config once per seed
-//! metric: {name: test_pgd_acc, goal: maximize}
+//! metric: {name: test_pgd_acc, goal: maximize}   # bayes: the objective
 //! ```
 //!
 //! A range's `distribution` is `uniform`, `log_uniform` or `int_uniform`; left
 //! out, it is `int_uniform` when `min` and `max` are both whole-number literals
 //! and `uniform` otherwise. Unlike W&B's `log_uniform`, whose bounds are
 //! exponents, `min` and `max` here are always the values themselves.
+//!
+//! `method: bayes` takes the same `parameters`, `count` and `random_seed` as
+//! `random`, but chooses each config from the results of the ones before it
+//! (TPE, see [`bayes`]), so its configs are proposed one at a time as runs
+//! finish ([`SweepSpec::propose`]) rather than all at once: [`SweepSpec::expand`]
+//! gives only the first. `metric` is what it optimizes (`test_pgd_acc`,
+//! maximized, when left out); for grid and random sweeps it is only displayed.
 //!
 //! Every run is checked exactly as a launched config is (serde, then
 //! [`RunConfig::validate`]), and one bad run refuses the whole sweep: a sweep
@@ -35,16 +42,18 @@ use crate::config::RunConfig;
 use crate::rng::SplitMix64;
 use crate::validate::FieldError;
 
+pub mod bayes;
 pub mod early_terminate;
 pub mod metric;
 
+pub use bayes::Observation;
 pub use early_terminate::EarlyTerminate;
 pub use metric::EpochMetric;
 
 /// The most runs [`SweepSpec::expand`] is normally allowed to create.
 pub const DEFAULT_MAX_RUNS: usize = 1000;
 
-/// Grid and random points are rounded to this many significant digits, so that
+/// Grid, random and bayes points are rounded to this many significant digits, so that
 /// 0.2..2.0 in 4 steps reads 0.8, not 0.8000000000000002, in configs and names.
 const SIGNIFICANT_DIGITS: usize = 12;
 
@@ -55,10 +64,11 @@ pub struct SweepSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub method: SweepMethod,
-    /// Random sweeps only: how many configs to sample (each then runs once per seed).
+    /// Random and bayes sweeps only: how many configs to sample or propose
+    /// (each then runs once per seed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<usize>,
-    /// Random sweeps only: seeds the sampler; 0 when left out.
+    /// Random and bayes sweeps only: seeds the sampler; 0 when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub random_seed: Option<u64>,
     /// A partial run config, merged over the defaults, that every run starts from.
@@ -75,7 +85,8 @@ pub struct SweepSpec {
     /// `time`, `partition`, `qos`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<crate::config::Resources>,
-    /// The metric the sweep is judged by; only stored, for display.
+    /// The metric the sweep is judged by: a bayes sweep's objective
+    /// ([`SweepSpec::objective`]); for grid and random sweeps only stored, for display.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<Metric>,
     /// Stops runs that are behind at set epochs (`asha`, `hyperband`).
@@ -86,8 +97,12 @@ pub struct SweepSpec {
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum SweepMethod {
+    /// Every combination of the parameters' values.
     Grid,
+    /// `count` independent draws.
     Random,
+    /// `count` configs, each proposed from the results so far.
+    Bayes,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -196,7 +211,8 @@ impl SweepSpec {
         }
     }
 
-    /// How many runs expansion would create, without creating them.
+    /// How many runs expansion would create, without creating them; for a
+    /// bayes sweep, how many all its proposals will have created.
     pub fn run_count(&self) -> Result<usize, SweepError> {
         self.plan()?.run_count()
     }
@@ -210,7 +226,9 @@ impl SweepSpec {
     }
 
     /// All runs of the sweep, each config validated; nothing when any run is
-    /// invalid or when there would be more than `max_runs` runs.
+    /// invalid or when there would be more than `max_runs` runs. A bayes
+    /// sweep's later configs depend on results, so it gives only the runs of
+    /// its first proposal, while the limit still counts all `count` of them.
     pub fn expand(&self, max_runs: usize) -> Result<Vec<SweepRun>, SweepError> {
         let plan = self.plan()?;
         // Counted before anything is generated, so a huge grid is refused at once.
@@ -218,22 +236,7 @@ impl SweepSpec {
         if runs > max_runs {
             return Err(plan.over_limit(runs, max_runs));
         }
-        let seeds: Vec<Option<u64>> = match &self.seeds {
-            Some(seeds) => seeds.iter().copied().map(Some).collect(),
-            None => vec![None],
-        };
-        let configs = plan.configs();
-        let jobs = configs.iter().flat_map(|values| seeds.iter().map(move |&seed| (values, seed)));
-        let mut built = Vec::with_capacity(runs);
-        let mut errors = RunErrors::default();
-        for (run, (values, seed)) in jobs.enumerate() {
-            match plan.build_run(values, seed) {
-                Ok(sweep_run) => built.push(sweep_run),
-                Err((name, run_errors)) => errors.add(run, name, run_errors),
-            }
-        }
-        let swept: Vec<&str> = self.parameters.iter().map(|(path, _)| path.as_str()).collect();
-        errors.finish(&swept).map(|()| built)
+        plan.build_runs(&plan.configs(), 0)
     }
 
     /// Checks everything that does not depend on the generated values, and
@@ -244,6 +247,10 @@ impl SweepSpec {
         let mut errors = self.check_top_level();
         let base = self.merged_base(&defaults, &mut errors);
         let (targets, domains) = self.targets(&defaults, &mut errors);
+        if let Some(early_terminate) = &self.early_terminate {
+            let run_epochs = self.run_epochs(&base, &targets, &domains, &errors);
+            errors.extend(early_terminate.problems(&run_epochs));
+        }
         let sampling = self.sampling(&targets, domains, &mut errors);
         if !errors.is_empty() {
             return Err(SweepError { errors });
@@ -262,20 +269,28 @@ impl SweepSpec {
                 "count",
                 "a random sweep needs `count`: how many configs to sample",
             )),
-            (SweepMethod::Random, Some(0)) => {
-                errors.push(field_error("count", "is 0; sample at least 1 config"))
+            (SweepMethod::Bayes, None) => errors.push(field_error(
+                "count",
+                "a bayes sweep needs `count`: how many configs to propose",
+            )),
+            (SweepMethod::Random | SweepMethod::Bayes, Some(0)) => {
+                errors.push(field_error("count", "is 0; try at least 1 config"))
             }
             (SweepMethod::Grid, Some(_)) => errors.push(field_error(
                 "count",
-                "only applies to `method: random`; a grid runs every combination, so remove it",
+                "only applies to `method: random` or `bayes`; a grid runs every combination, \
+                 so remove it",
             )),
             _ => {}
         }
         if self.method == SweepMethod::Grid && self.random_seed.is_some() {
             errors.push(field_error(
                 "random_seed",
-                "only applies to `method: random`; a grid samples nothing, so remove it",
+                "only applies to `method: random` or `bayes`; a grid samples nothing, so remove it",
             ));
+        }
+        if self.method == SweepMethod::Bayes {
+            errors.extend(self.objective_problem());
         }
         if let Some(seeds) = &self.seeds {
             errors.extend(check_seeds(seeds));
@@ -339,6 +354,37 @@ impl SweepSpec {
         (targets, domains)
     }
 
+    /// Every `epochs` the runs can have, for early termination's checks
+    /// against the runs' length: the swept values (of a range, its ends, the
+    /// shortest and longest runs), else base's. Empty, which skips those
+    /// checks, when a refused `epochs` leaves the length unknown.
+    fn run_epochs(
+        &self,
+        base: &Value,
+        targets: &[Target],
+        domains: &[Domain],
+        errors: &[FieldError],
+    ) -> Vec<u32> {
+        let as_epochs = |v: &Value| v.as_u64().and_then(|e| u32::try_from(e).ok());
+        let swept = targets.iter().position(|t| t.pointer == "/epochs").map(|i| &domains[i]);
+        let mut epochs: Vec<u32> = match swept {
+            Some(Domain::List(values)) => values.iter().filter_map(as_epochs).collect(),
+            Some(Domain::Range(range, _)) => {
+                let (min, max) = range.bounds();
+                [min, max].iter().filter_map(as_epochs).collect()
+            }
+            None if self.parameters.iter().any(|(path, _)| path == "epochs")
+                || errors.iter().any(|e| e.field == "base.epochs") =>
+            {
+                Vec::new()
+            }
+            None => base.pointer("/epochs").and_then(as_epochs).into_iter().collect(),
+        };
+        epochs.sort_unstable();
+        epochs.dedup();
+        epochs
+    }
+
     /// Turns the domains into grid axes or samplers, refusing what the method cannot use.
     fn sampling(
         &self,
@@ -350,13 +396,21 @@ impl SweepSpec {
             SweepMethod::Grid => {
                 Sampling::Grid(convert_each(targets, domains, Domain::into_axis, errors))
             }
-            SweepMethod::Random => Sampling::Random {
-                draws: convert_each(targets, domains, Domain::into_draw, errors),
-                // A missing count is reported by `check_top_level`; 0 then stands in.
-                count: self.count.unwrap_or(0),
-                random_seed: self.random_seed.unwrap_or(0),
-            },
+            SweepMethod::Random => {
+                let draws = convert_each(targets, domains, Domain::into_draw, errors);
+                Sampling::Random(self.draws(draws))
+            }
+            SweepMethod::Bayes => {
+                let (draws, spaces) =
+                    convert_each(targets, domains, Domain::into_bayes, errors).into_iter().unzip();
+                Sampling::Bayes(self.draws(draws), spaces)
+            }
         }
+    }
+
+    fn draws(&self, draws: Vec<Draw>) -> Draws {
+        // A missing count is reported by `check_top_level`; 0 then stands in.
+        Draws { draws, count: self.count.unwrap_or(0), random_seed: self.random_seed.unwrap_or(0) }
     }
 }
 
@@ -569,7 +623,7 @@ impl Domain {
             Domain::Range(range, None) => Ok(Draw::Range(range)),
             Domain::Range(_, Some(_)) => {
                 Err("`count` on a parameter only applies to grid sweeps; \
-                 remove it (the sweep's own `count` sets how many configs to sample)"
+                 remove it (the sweep's own `count` sets how many configs to try)"
                     .into())
             }
         }
@@ -649,8 +703,14 @@ impl Range {
 fn float_point(min: f64, max: f64, log: bool, t: f64) -> Value {
     let x =
         if log { (min.ln() * (1.0 - t) + max.ln() * t).exp() } else { min * (1.0 - t) + max * t };
-    let tidy: f64 = format!("{x:.*e}", SIGNIFICANT_DIGITS - 1).parse().unwrap_or(x);
-    Value::from(tidy.clamp(min, max))
+    tidy(x, min, max)
+}
+
+/// `x` rounded to [`SIGNIFICANT_DIGITS`] and clamped, so that rounding never
+/// leaves [min, max].
+fn tidy(x: f64, min: f64, max: f64) -> Value {
+    let rounded: f64 = format!("{x:.*e}", SIGNIFICANT_DIGITS - 1).parse().unwrap_or(x);
+    Value::from(rounded.clamp(min, max))
 }
 
 /// A grid parameter: its listed values, or a range with a point count.
@@ -704,7 +764,36 @@ struct Target {
 /// Per parameter, in the order of [`Plan::targets`].
 enum Sampling {
     Grid(Vec<GridAxis>),
-    Random { draws: Vec<Draw>, count: usize, random_seed: u64 },
+    Random(Draws),
+    /// The random draws (the first proposals, and the value of any parameter
+    /// with only one), and per parameter the space TPE searches, None where
+    /// there is nothing to choose.
+    Bayes(Draws, Vec<Option<bayes::Space>>),
+}
+
+/// What random sampling needs: a draw per parameter, how many configs, the seed.
+struct Draws {
+    draws: Vec<Draw>,
+    count: usize,
+    random_seed: u64,
+}
+
+impl Draws {
+    /// The random method's configs, in order, without end.
+    fn configs<'a>(&'a self, targets: &[Target]) -> impl Iterator<Item = Vec<Value>> + 'a {
+        // One stream per parameter, keyed by its path, so adding or removing
+        // a parameter leaves the others' draws unchanged.
+        let mut rngs: Vec<SplitMix64> =
+            targets.iter().map(|t| keyed_rng(self.random_seed, &t.path)).collect();
+        std::iter::repeat_with(move || {
+            self.draws.iter().zip(&mut rngs).map(|(draw, rng)| draw.sample(rng)).collect()
+        })
+    }
+
+    /// The random method's config `index` (from 0).
+    fn config(&self, targets: &[Target], index: usize) -> Vec<Value> {
+        self.configs(targets).nth(index).expect("the random configs never end")
+    }
 }
 
 /// A checked spec, ready to count and generate.
@@ -722,7 +811,7 @@ impl Plan<'_> {
             Sampling::Grid(axes) => {
                 axes.iter().try_fold(1usize, |n, axis| n.checked_mul(axis.len()))
             }
-            Sampling::Random { count, .. } => Some(*count),
+            Sampling::Random(draws) | Sampling::Bayes(draws, _) => Some(draws.count),
         }
     }
 
@@ -747,7 +836,9 @@ impl Plan<'_> {
                 "drop values, lower a range's `count`, list fewer `seeds`, \
                  or sample the space with `method: random` and a `count`",
             ),
-            SweepMethod::Random => ("count", "lower `count` or list fewer `seeds`"),
+            SweepMethod::Random | SweepMethod::Bayes => {
+                ("count", "lower `count` or list fewer `seeds`")
+            }
         };
         let advice = format!("{advice}, or raise the server's limit (`advmix serve --max-sweep-runs`)");
         let configs = runs / self.seed_count();
@@ -761,22 +852,38 @@ impl Plan<'_> {
         )
     }
 
-    /// Each config's values, aligned with `targets`, before seeds.
+    /// Each config's values, aligned with `targets`, before seeds; for a
+    /// bayes sweep only the first proposal's, the one that needs no results.
     fn configs(&self) -> Vec<Vec<Value>> {
         match &self.sampling {
             Sampling::Grid(axes) => cartesian(axes.iter().map(GridAxis::values)),
-            Sampling::Random { draws, count, random_seed } => {
-                // One stream per parameter, keyed by its path, so adding or
-                // removing a parameter leaves the others' draws unchanged.
-                let mut rngs: Vec<SplitMix64> =
-                    self.targets.iter().map(|t| keyed_rng(*random_seed, &t.path)).collect();
-                (0..*count)
-                    .map(|_| {
-                        draws.iter().zip(&mut rngs).map(|(draw, rng)| draw.sample(rng)).collect()
-                    })
-                    .collect()
+            Sampling::Random(draws) => draws.configs(&self.targets).take(draws.count).collect(),
+            Sampling::Bayes(draws, _) => vec![draws.config(&self.targets, 0)],
+        }
+    }
+
+    /// Every config once per seed, built and validated; `first_run` is the
+    /// first run's index in the sweep, for error messages.
+    fn build_runs(
+        &self,
+        configs: &[Vec<Value>],
+        first_run: usize,
+    ) -> Result<Vec<SweepRun>, SweepError> {
+        let seeds: Vec<Option<u64>> = match &self.spec.seeds {
+            Some(seeds) => seeds.iter().copied().map(Some).collect(),
+            None => vec![None],
+        };
+        let jobs = configs.iter().flat_map(|values| seeds.iter().map(move |&seed| (values, seed)));
+        let mut built = Vec::with_capacity(configs.len() * seeds.len());
+        let mut errors = RunErrors::default();
+        for (run, (values, seed)) in jobs.enumerate() {
+            match self.build_run(values, seed) {
+                Ok(sweep_run) => built.push(sweep_run),
+                Err((name, run_errors)) => errors.add(first_run + run, name, run_errors),
             }
         }
+        let swept: Vec<&str> = self.spec.parameters.iter().map(|(path, _)| path.as_str()).collect();
+        errors.finish(&swept).map(|()| built)
     }
 
     /// One run: on failure, its name and the config's errors.
@@ -1280,8 +1387,8 @@ metric: {name: test_pgd_acc, goal: maximize}";
     fn parse_errors_name_the_problem() {
         let e = SweepSpec::parse(r#"{"method": "grid", "paramters": {}}"#).unwrap_err();
         assert!(e.to_string().contains("JSON") && e.to_string().contains("paramters"), "{e}");
-        let e = SweepSpec::parse("method: bayes").unwrap_err();
-        assert!(e.to_string().contains("YAML") && e.to_string().contains("bayes"), "{e}");
+        let e = SweepSpec::parse("method: bayesian").unwrap_err();
+        assert!(e.to_string().contains("YAML") && e.to_string().contains("bayesian"), "{e}");
         let e = SweepSpec::parse("method: grid\nparameters: {lr_max: {value: 0.1, vaules: [1]}}")
             .unwrap_err();
         assert!(e.to_string().contains("vaules"), "{e}");
@@ -1324,6 +1431,26 @@ seeds: [3, 4]";
         }
         assert_eq!(spec(grid).run_count().unwrap(), 2 * 4 * 3 * 2);
         assert_eq!(expand("method: grid")[0].name, "base");
+    }
+
+    #[test]
+    fn early_terminate_is_checked_against_the_runs_epochs() {
+        let e = expand_err("method: grid\nearly_terminate: {type: asha, min_epochs: 0}");
+        assert_eq!(fields(&e), ["early_terminate.min_epochs"]);
+        let asha = "early_terminate: {type: asha, min_epochs: 5}";
+        let e = expand_err(&format!("method: grid\nbase: {{epochs: 5}}\n{asha}"));
+        assert_eq!(fields(&e), ["early_terminate.min_epochs"]);
+        assert!(e.to_string().contains("5 epochs"), "{e}");
+        // Swept epochs: the longest runs have a rung, so rungs exist.
+        let swept = "parameters: {epochs: {values: [2, 20]}}";
+        expand(&format!("method: grid\nbase: {{epochs: 5}}\n{swept}\n{asha}"));
+        let e = expand_err(&format!(
+            "method: random\ncount: 2\nparameters: {{epochs: {{min: 2, max: 5}}}}\n{asha}"
+        ));
+        assert!(e.to_string().contains("longest runs' 5 epochs"), "{e}");
+        // A refused `epochs` is reported once, not again as a missing rung.
+        let e = expand_err(&format!("method: grid\nbase: {{epochs: ten}}\n{asha}"));
+        assert_eq!(fields(&e), ["base.epochs"]);
     }
 
     #[test]
