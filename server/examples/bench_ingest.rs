@@ -109,7 +109,7 @@ async fn insert_runs(db: &SqlitePool, data_dir: &Path, count: usize) -> anyhow::
     let mut runs = Vec::with_capacity(count);
     let mut tx = db.begin().await?;
     for k in 0..count {
-        let id = store::runs::insert(&mut tx, None, &format!("bench-{k}"), &RunConfig::default(), &Default::default(), 0)
+        let id = store::runs::insert(&mut tx, None, &format!("bench-{k}"), &RunConfig::default(), &Default::default(), 0, None)
             .await?;
         let dir = data_dir.join("runs").join(id.to_string());
         std::fs::create_dir_all(&dir)?;

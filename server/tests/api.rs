@@ -494,7 +494,7 @@ async fn stop_resume_and_rerun(db: SqlitePool) {
     assert_eq!(env.post(&uri("stop")).await.status, StatusCode::CONFLICT, "already stopped");
 
     let body = env.post(&uri("resume")).await.expect(StatusCode::OK);
-    assert_eq!(body, json!({ "status": "queued", "from_checkpoint": false }));
+    assert_eq!(body, json!({ "status": "queued", "from_checkpoint": false, "continued": false }));
     let run = env.get(&format!("/api/v1/runs/{id}")).await.expect(StatusCode::OK);
     assert_eq!(run["status"], "queued");
     assert!(run["error"].is_null());

@@ -19,7 +19,7 @@ async fn tail_prints_a_run_live_until_it_ends(db: SqlitePool) {
     }))
     .unwrap();
     let mut tx = db.begin().await.unwrap();
-    let id = advmix_server::store::runs::insert(&mut tx, None, "tailed", &config, &Default::default(), 0).await.unwrap();
+    let id = advmix_server::store::runs::insert(&mut tx, None, "tailed", &config, &Default::default(), 0, None).await.unwrap();
     tx.commit().await.unwrap();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

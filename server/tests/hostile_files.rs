@@ -42,7 +42,7 @@ async fn a_hostile_run_directory_serves_nothing_outside_it(db: SqlitePool) {
     let (state, _stop) = common::harness(db.clone(), compute, "/nonexistent/advmix-trainer".into(), data.path(), 1);
 
     let mut tx = db.begin().await.unwrap();
-    let id = store::runs::insert(&mut tx, None, "hostile", &Default::default(), &Default::default(), 0).await.unwrap();
+    let id = store::runs::insert(&mut tx, None, "hostile", &Default::default(), &Default::default(), 0, None).await.unwrap();
     sqlx::query("UPDATE runs SET status = 'succeeded' WHERE id = ?").bind(id).execute(&mut *tx).await.unwrap();
     tx.commit().await.unwrap();
     let dir = state.paths.run_dir(id);

@@ -23,7 +23,7 @@ fn config(epochs: u32) -> RunConfig {
 
 async fn queue(db: &SqlitePool, config: &RunConfig) -> i64 {
     let mut tx = db.begin().await.unwrap();
-    let id = advmix_server::store::runs::insert(&mut tx, None, "lifecycle", config, &Default::default(), 0).await.unwrap();
+    let id = advmix_server::store::runs::insert(&mut tx, None, "lifecycle", config, &Default::default(), 0, None).await.unwrap();
     tx.commit().await.unwrap();
     id
 }

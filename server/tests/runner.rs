@@ -44,7 +44,7 @@ impl Env {
 
 async fn queue(db: &SqlitePool, name: &str, priority: i64) -> i64 {
     let mut tx = db.begin().await.unwrap();
-    let id = store::runs::insert(&mut tx, None, name, &RunConfig::default(), &Default::default(), priority).await.unwrap();
+    let id = store::runs::insert(&mut tx, None, name, &RunConfig::default(), &Default::default(), priority, None).await.unwrap();
     tx.commit().await.unwrap();
     id
 }
@@ -210,7 +210,7 @@ async fn a_job_in_the_executors_queue_shows_queued_with_its_reason_until_it_star
 /// A run with a `best` checkpoint, as its events file would record it.
 async fn run_with_checkpoint(db: &SqlitePool, paths: &advmix_server::paths::Paths) -> (i64, i64) {
     let mut tx = db.begin().await.unwrap();
-    let run_id = store::runs::insert(&mut tx, None, "evaluated", &RunConfig::default(), &Default::default(), 0).await.unwrap();
+    let run_id = store::runs::insert(&mut tx, None, "evaluated", &RunConfig::default(), &Default::default(), 0, None).await.unwrap();
     // Finished in the same transaction, so that the running scheduler never
     // sees it queued and has no training to start.
     sqlx::query("UPDATE runs SET status = 'succeeded' WHERE id = ?").bind(run_id).execute(&mut *tx).await.unwrap();

@@ -64,8 +64,8 @@ pub async fn stop(State(db): State<SqlitePool>, State(runner): State<Runner>, Pa
 
 /// A new attempt of the same run, continuing from its last checkpoint.
 pub async fn resume(State(db): State<SqlitePool>, State(runner): State<Runner>, Path(id): Path<i64>) -> Result<Json<Value>, AppError> {
-    let from_checkpoint = actions::resume(&db, &runner, id).await?;
-    Ok(Json(json!({ "status": RunStatus::Queued, "from_checkpoint": from_checkpoint })))
+    let resumed = actions::resume(&db, &runner, id).await?;
+    Ok(Json(json!({ "status": RunStatus::Queued, "from_checkpoint": resumed.from_checkpoint, "continued": resumed.continued })))
 }
 
 /// A new run with the same config.

@@ -1,4 +1,6 @@
-//! `/api/v1/sweeps`: a spec in (JSON or YAML), validated runs queued.
+//! `/api/v1/sweeps`: a spec in (JSON or YAML), validated runs queued; then
+//! growing, pausing and resuming a sweep, and replaying its epochs through
+//! an early-termination rule.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -8,8 +10,10 @@ use sqlx::SqlitePool;
 
 use advmix_protocol::sweep::SweepSpec;
 
-use super::ApiBytes;
+use super::{ApiBytes, ApiJson};
 use crate::error::AppError;
+use crate::runner::Runner;
+use crate::service::sweeps::grow::{Grow, Grown};
 use crate::service::sweeps::{self, Created};
 use crate::state::AppState;
 use crate::store;
@@ -34,7 +38,12 @@ pub async fn preview(State(state): State<AppState>, headers: HeaderMap, ApiBytes
     let spec = parse_spec(&headers, &body)?;
     let runs = sweeps::expand(&spec, state.max_sweep_runs)?;
     sweeps::placeable(&state.runner, &runs).await.map_err(|e| AppError::Invalid(vec![e]))?;
-    Ok(Json(json!({ "runs": runs.len(), "varying": spec.varying(), "limit": state.max_sweep_runs })))
+    Ok(Json(json!({
+        "runs": spec.run_count()?,
+        "varying": spec.varying(),
+        "limit": state.max_sweep_runs,
+        "warnings": sweeps::warnings(&spec),
+    })))
 }
 
 pub async fn create(
@@ -45,7 +54,35 @@ pub async fn create(
     let spec = parse_spec(&headers, &body)?;
     let runs = sweeps::expand(&spec, state.max_sweep_runs)?;
     let Created { id, name } = sweeps::submit(&state.db, &state.runner, &spec, &runs).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": id, "name": name, "runs": runs.len() }))))
+    // A bayes sweep queues its first proposal now and the rest later.
+    let body = json!({ "id": id, "name": name, "runs": spec.run_count()?, "queued": runs.len(), "warnings": sweeps::warnings(&spec) });
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// More seeds, grid values or configs for a stored sweep.
+pub async fn grow(State(state): State<AppState>, Path(id): Path<i64>, ApiJson(ask): ApiJson<Grow>) -> Result<Json<Grown>, AppError> {
+    Ok(Json(sweeps::grow::grow(&state.db, &state.runner, state.max_sweep_runs, id, &ask).await?))
+}
+
+pub async fn pause(State(db): State<SqlitePool>, State(runner): State<Runner>, Path(id): Path<i64>) -> Result<StatusCode, AppError> {
+    sweeps::pause(&db, &runner, id, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn resume(State(db): State<SqlitePool>, State(runner): State<Runner>, Path(id): Path<i64>) -> Result<StatusCode, AppError> {
+    sweeps::pause(&db, &runner, id, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The body is an `early_terminate` rule (JSON), or empty for the sweep's own.
+pub async fn replay(State(db): State<SqlitePool>, Path(id): Path<i64>, ApiBytes(body): ApiBytes) -> Result<Json<Value>, AppError> {
+    let rule = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(serde_json::from_slice(&body).map_err(|e| AppError::field("early_terminate", format!("is not a valid early_terminate rule: {e}")))?)
+    };
+    let (rule, replay) = sweeps::replay::replay(&db, id, rule).await?;
+    Ok(Json(json!({ "early_terminate": rule, "replay": replay })))
 }
 
 pub async fn list(State(db): State<SqlitePool>) -> Result<Json<Vec<store::sweeps::SweepRow>>, AppError> {
@@ -56,5 +93,6 @@ pub async fn get(State(db): State<SqlitePool>, Path(id): Path<i64>) -> Result<Js
     let (row, spec) = store::sweeps::get(&db, id).await?;
     let mut body = serde_json::to_value(row).expect("rows serialize");
     body["spec"] = serde_json::from_str(&spec).unwrap_or(Value::Null);
+    body["changes"] = serde_json::to_value(store::sweeps::changes(&db, id).await?).expect("changes serialize");
     Ok(Json(body))
 }

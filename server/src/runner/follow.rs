@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::context::{TaskContext, until_shutdown};
+use super::early_termination;
 use super::executor::{Exit, Handle, JobState};
 use super::ingest::{self, Source};
 use crate::store;
@@ -118,7 +119,12 @@ async fn stop_now(ctx: &TaskContext, handle: &Handle) -> Followed {
 }
 
 pub async fn ingest_now(ctx: &TaskContext, source: Source, events: &Path) {
-    if let Err(e) = ingest::ingest(&ctx.db, source, events, Some(&ctx.bus)).await {
-        tracing::warn!(?source, error = %e, "ingest failed; retrying on the next tick");
+    match ingest::ingest(&ctx.db, source, events, Some(&ctx.bus)).await {
+        Ok(applied) => {
+            if let Source::Run(run_id) = source {
+                early_termination::after_ingest(ctx, run_id, &applied).await;
+            }
+        }
+        Err(e) => tracing::warn!(?source, error = %e, "ingest failed; retrying on the next tick"),
     }
 }

@@ -1,13 +1,16 @@
 //! Everything that starts, follows and settles work: the `slots`, the
 //! `scheduler` loop, one task kind per job (`tasks`), the `executor`s, the
-//! event `ingest`, the `follow`er that drives it, and the `bus` that tells
-//! live pages. [`Runner`] is the handle the service layer holds.
+//! event `ingest`, the `follow`er that drives it, the adaptive sweeps'
+//! `early_termination` (decided at ingest) and `proposals` (made as slots
+//! free up), and the `bus` that tells live pages. [`Runner`] is the handle the service layer holds.
 
 pub mod bus;
 pub mod context;
+pub mod early_termination;
 pub mod executor;
 pub mod follow;
 pub mod ingest;
+pub mod proposals;
 pub mod scheduler;
 pub mod slots;
 pub mod tasks;

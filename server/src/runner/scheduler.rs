@@ -153,7 +153,14 @@ impl Scheduler {
                     }
                     continue 'pass;
                 }
-                let Some(run) = store::runs::next_queued(&self.ctx.db, &slot.device).await? else { continue };
+                let Some(run) = store::runs::next_queued(&self.ctx.db, &slot.device).await? else {
+                    // A free slot and nothing queued: a bayes sweep's next
+                    // proposal, made now from everything finished so far.
+                    if super::proposals::propose_next(&self.ctx.db).await? {
+                        continue 'pass;
+                    }
+                    continue;
+                };
                 let Some(lease) = self.slots.take(index, Job::Run(run.id)) else { continue 'pass };
                 if store::runs::claim(&self.ctx.db, run.id, &slot.name, &slot.device).await? {
                     self.start_run(lease, &run).await?;

@@ -62,7 +62,7 @@ pub async fn create(db: &SqlitePool, runner: &Runner, name: &str, config: Value,
     let config = parse_config(config)?;
     runner.check_device(&config).map_err(|message| AppError::field("config.device", message))?;
     let mut tx = db.begin().await?;
-    let id = store::runs::insert(&mut tx, None, name.trim(), &config, &Default::default(), priority).await?;
+    let id = store::runs::insert(&mut tx, None, name.trim(), &config, &Default::default(), priority, None).await?;
     tx.commit().await?;
     runner.wake();
     Ok(id)
@@ -112,11 +112,20 @@ pub async fn stop(db: &SqlitePool, runner: &Runner, id: i64) -> Result<Stop, App
 
 /// A new attempt of the same run, continuing from its last checkpoint when
 /// it has one; true when it does.
-pub async fn resume(db: &SqlitePool, runner: &Runner, id: i64) -> Result<bool, AppError> {
+/// What a resume did: whether the new attempt starts from the run's
+/// checkpoint, and whether it was a pruned run's "continue anyway" (early
+/// termination leaves it alone from now on).
+#[derive(Clone, Copy, Debug)]
+pub struct Resumed {
+    pub from_checkpoint: bool,
+    pub continued: bool,
+}
+
+pub async fn resume(db: &SqlitePool, runner: &Runner, id: i64) -> Result<Resumed, AppError> {
     let run = store::runs::fetch(db, id).await?;
     if !run.status.is_resumable() {
         return Err(AppError::Conflict(format!(
-            "run {id} is {}; only failed, stopped or lost runs can be resumed",
+            "run {id} is {}; only failed, stopped, lost or pruned runs can be resumed",
             run.status
         )));
     }
@@ -126,7 +135,7 @@ pub async fn resume(db: &SqlitePool, runner: &Runner, id: i64) -> Result<bool, A
     }
     runner.publish_run(id).await;
     runner.wake();
-    Ok(from_checkpoint)
+    Ok(Resumed { from_checkpoint, continued: run.status == RunStatus::Pruned })
 }
 
 /// A new run with the same config, in the same sweep; the new run's id.
@@ -135,7 +144,7 @@ pub async fn rerun(db: &SqlitePool, runner: &Runner, id: i64) -> Result<i64, App
     let config = parse_config(serde_json::from_str(&store::runs::config(db, id).await?).unwrap_or(Value::Null))?;
     let params = serde_json::from_str(&run.params).unwrap_or_default();
     let mut tx = db.begin().await?;
-    let new_id = store::runs::insert(&mut tx, run.sweep_id, &run.name, &config, &params, run.priority).await?;
+    let new_id = store::runs::insert(&mut tx, run.sweep_id, &run.name, &config, &params, run.priority, run.proposal).await?;
     tx.commit().await?;
     runner.wake();
     Ok(new_id)

@@ -51,6 +51,25 @@ pub async fn of_run(db: &SqlitePool, run_id: i64) -> sqlx::Result<Vec<EpochRow>>
     sqlx::query_as(AssertSqlSafe(query)).bind(run_id).fetch_all(db).await
 }
 
+/// The epochs of every run in sweep `sweep_id` up to `through` (all when
+/// None), by run, oldest first: what early termination compares at a rung,
+/// and what its replay reads.
+pub async fn of_sweep(db: &SqlitePool, sweep_id: i64, through: Option<u32>) -> sqlx::Result<HashMap<i64, Vec<EpochMetrics>>> {
+    let query = format!(
+        "SELECT e.run_id, e.epoch, {} FROM epochs e JOIN runs r ON r.id = e.run_id
+         WHERE r.sweep_id = ? AND e.epoch <= ? ORDER BY e.run_id, e.epoch",
+        METRICS.iter().map(|m| format!("e.{m}")).collect::<Vec<_>>().join(", ")
+    );
+    let mut rows = sqlx::query(AssertSqlSafe(query)).bind(sweep_id).bind(through.map_or(i64::MAX, i64::from)).fetch(db);
+    let mut runs: HashMap<i64, Vec<EpochMetrics>> = HashMap::new();
+    while let Some(row) = rows.try_next().await? {
+        use sqlx::{FromRow, Row};
+        let run_id: i64 = row.try_get("run_id")?;
+        runs.entry(run_id).or_default().push(EpochRow::from_row(&row)?.0);
+    }
+    Ok(runs)
+}
+
 /// Mean epoch time and epoch count of each of `ids`, for ETAs.
 pub async fn mean_seconds(db: &SqlitePool, ids: &[i64]) -> sqlx::Result<HashMap<i64, (f64, i64)>> {
     if ids.is_empty() {

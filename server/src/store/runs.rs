@@ -11,7 +11,8 @@ use super::{NOW, RunStatus};
 const RUN_COLUMNS: &str = "r.id, r.sweep_id, r.name, r.status, r.method, r.dataset, r.model, r.epochs, r.epochs_done,
     r.priority, r.slot, r.device, r.handle, r.attempt, r.created_at, r.started_at, r.finished_at, r.exit_code,
     r.error, r.note, r.params, r.best_robust_acc, r.best_epoch, r.final_clean_acc, r.final_robust_acc,
-    r.autoattack_acc, r.autoattack_epoch, (SELECT group_concat(tag, ',') FROM run_tags t WHERE t.run_id = r.id) AS tags";
+    r.autoattack_acc, r.autoattack_epoch, r.pruned, r.continued, r.proposal,
+    (SELECT group_concat(tag, ',') FROM run_tags t WHERE t.run_id = r.id) AS tags";
 
 /// Sortable columns, by their API names; anything else is refused.
 pub const SORTABLE: &[&str] = &[
@@ -59,6 +60,14 @@ pub struct RunSummary {
     pub autoattack_acc: Option<f64>,
     /// The epoch of the weights behind `autoattack_acc`.
     pub autoattack_epoch: Option<i64>,
+    /// Where early termination cut the run (protocol's `Cut`): set when it
+    /// decided, so also while the run is being stopped.
+    #[serde(serialize_with = "raw_json_opt")]
+    pub pruned: Option<String>,
+    /// "Continue anyway": early termination leaves it alone.
+    pub continued: bool,
+    /// Its proposal in a bayes sweep, in order of proposal.
+    pub proposal: Option<i64>,
     #[serde(serialize_with = "tag_list")]
     pub tags: Option<String>,
 }
@@ -84,6 +93,10 @@ fn sorted_tags(tags: &Option<String>) -> Vec<&str> {
 
 fn raw_json<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
     serde_json::from_str::<Value>(text).unwrap_or(Value::Null).serialize(s)
+}
+
+fn raw_json_opt<S: serde::Serializer>(text: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    text.as_deref().and_then(|t| serde_json::from_str::<Value>(t).ok()).serialize(s)
 }
 
 fn tag_list<S: serde::Serializer>(tags: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -250,6 +263,23 @@ pub async fn config(db: &SqlitePool, id: i64) -> sqlx::Result<String> {
 }
 
 /// The newest run id, 0 when there has never been a run.
+/// Every run's resolved config (JSON) in sweep `sweep_id`, by id.
+pub async fn configs_of_sweep(db: &SqlitePool, sweep_id: i64) -> sqlx::Result<Vec<(i64, String)>> {
+    sqlx::query_as("SELECT id, config FROM runs WHERE sweep_id = ? ORDER BY id").bind(sweep_id).fetch_all(db).await
+}
+
+/// When each run of sweep `sweep_id` started its current attempt, as Unix
+/// seconds; runs that never started are left out.
+pub async fn started_seconds(db: &SqlitePool, sweep_id: i64) -> sqlx::Result<Vec<(i64, f64)>> {
+    sqlx::query_as(
+        "SELECT id, (julianday(started_at) - 2440587.5) * 86400.0 FROM runs
+         WHERE sweep_id = ? AND started_at IS NOT NULL ORDER BY id",
+    )
+    .bind(sweep_id)
+    .fetch_all(db)
+    .await
+}
+
 pub async fn max_id(db: &SqlitePool) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM runs").fetch_one(db).await
 }
@@ -297,12 +327,13 @@ pub async fn insert(
     config: &RunConfig,
     params: &serde_json::Map<String, Value>,
     priority: i64,
+    proposal: Option<i64>,
 ) -> sqlx::Result<i64> {
     let name_of = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     let json = serde_json::to_value(config).expect("configs serialize");
     sqlx::query_scalar(
-        "INSERT INTO runs (sweep_id, name, config, params, method, dataset, model, epochs, priority)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO runs (sweep_id, name, config, params, method, dataset, model, epochs, priority, proposal)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(sweep_id)
     .bind(name)
@@ -313,6 +344,7 @@ pub async fn insert(
     .bind(name_of(&json["model"]))
     .bind(i64::from(config.epochs))
     .bind(priority)
+    .bind(proposal)
     .fetch_one(&mut *tx)
     .await
 }
@@ -325,12 +357,13 @@ pub struct QueuedRun {
 }
 
 /// The next queued run that a slot on `device` (`cpu`, `cuda:N`) may take:
-/// highest priority first, then first come.
+/// highest priority first, then first come. A paused sweep's runs wait.
 pub async fn next_queued(db: &SqlitePool, device: &str) -> sqlx::Result<Option<QueuedRun>> {
     let kind = if device.starts_with("cuda") { "cuda" } else { "cpu" };
     sqlx::query_as(
         "SELECT id, config, resume FROM runs
          WHERE status = ? AND handle IS NULL AND coalesce(json_extract(config, '$.device'), 'auto') IN ('auto', ?)
+           AND (sweep_id IS NULL OR sweep_id NOT IN (SELECT id FROM sweeps WHERE paused = 1))
          ORDER BY priority DESC, id LIMIT 1",
     )
     .bind(RunStatus::Queued)
@@ -372,14 +405,18 @@ pub async fn stop_queued(db: &SqlitePool, id: i64) -> sqlx::Result<bool> {
 }
 
 /// Puts an ended run back in the queue; `resume` says whether its next
-/// attempt continues from its checkpoint. False if it is live meanwhile.
+/// attempt continues from its checkpoint. A pruned run that is put back
+/// ("continue anyway") is left alone by early termination from then on.
+/// False if it is live meanwhile.
 pub async fn requeue(db: &SqlitePool, id: i64, resume: bool) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE runs SET status = ?, resume = ?, error = NULL, exit_code = NULL
+        "UPDATE runs SET status = ?, resume = ?, error = NULL, exit_code = NULL,
+                continued = continued OR status = ?
          WHERE id = ? AND status NOT IN ('queued', 'running')",
     )
     .bind(RunStatus::Queued)
     .bind(resume)
+    .bind(RunStatus::Pruned)
     .bind(id)
     .execute(db)
     .await?;
@@ -448,6 +485,20 @@ pub async fn mark_ended(
     .bind(status)
     .bind(exit_code)
     .bind(error)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records early termination's cut on a running run that it has not cut
+/// before and that was not continued; false when it does not apply (then
+/// nothing is to be stopped).
+pub async fn mark_pruning(db: &SqlitePool, id: i64, cut: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE runs SET pruned = ? WHERE id = ? AND pruned IS NULL AND continued = 0 AND {HAS_JOB}"
+    )))
+    .bind(cut)
     .bind(id)
     .execute(db)
     .await?;

@@ -13,11 +13,21 @@ pub enum RunStatus {
     Failed,
     Stopped,
     Lost,
+    /// Stopped by the sweep's early termination at a rung (its `pruned` says
+    /// where and by how much).
+    Pruned,
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 6] =
-        [RunStatus::Queued, RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed, RunStatus::Stopped, RunStatus::Lost];
+    pub const ALL: [RunStatus; 7] = [
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::Stopped,
+        RunStatus::Lost,
+        RunStatus::Pruned,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -27,6 +37,7 @@ impl RunStatus {
             RunStatus::Failed => "failed",
             RunStatus::Stopped => "stopped",
             RunStatus::Lost => "lost",
+            RunStatus::Pruned => "pruned",
         }
     }
 
@@ -39,9 +50,10 @@ impl RunStatus {
         matches!(self, RunStatus::Queued | RunStatus::Running)
     }
 
-    /// Whether a run in this status may be resumed.
+    /// Whether a run in this status may be resumed (for a pruned run, that
+    /// is "continue anyway").
     pub fn is_resumable(self) -> bool {
-        matches!(self, RunStatus::Failed | RunStatus::Stopped | RunStatus::Lost)
+        matches!(self, RunStatus::Failed | RunStatus::Stopped | RunStatus::Lost | RunStatus::Pruned)
     }
 
     /// Whether it ended badly, so its `error` is an error and not a reason.

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use advmix_protocol::sweep::early_terminate::Cut;
 use advmix_protocol::{Event, EventLine};
 use tokio::sync::Notify;
 
@@ -76,9 +77,21 @@ pub fn outcome(followed: &Followed, terminal: Option<Event>) -> (RunStatus, Opti
     }
 }
 
+/// A run that early termination stopped ends as `pruned`, saying where and
+/// why; one that finished before the stop took effect keeps its success.
+fn pruned(run: &store::runs::RunSummary, status: RunStatus, error: Option<String>) -> (RunStatus, Option<String>) {
+    let cut = run.pruned.as_deref().filter(|_| !run.continued && status == RunStatus::Stopped);
+    match cut.map(serde_json::from_str::<Cut>) {
+        Some(Ok(cut)) => (RunStatus::Pruned, Some(cut.reason())),
+        Some(Err(_)) => (RunStatus::Pruned, error),
+        None => (status, error),
+    }
+}
+
 async fn settle(ctx: &TaskContext, run_id: i64, followed: &Followed) -> sqlx::Result<()> {
     let run_dir = ctx.paths.run_dir(run_id);
     let (status, code, error) = outcome(followed, terminal_event(&ctx.paths.run_events(run_id)));
+    let (status, error) = pruned(&store::runs::fetch(&ctx.db, run_id).await?, status, error);
     let error = error.map(|reason| {
         let tail = if status == RunStatus::Failed { stderr_tail(&run_dir) } else { String::new() };
         if tail.is_empty() { reason } else { format!("{reason}\n--- last lines of stderr ---\n{tail}") }
