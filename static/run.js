@@ -209,11 +209,14 @@
       if (node) node.hidden = !on;
     };
     show("action-stop", live);
-    show("action-resume", ["failed", "stopped", "lost"].includes(r.status));
+    show("action-resume", ["failed", "stopped", "lost", "pruned"].includes(r.status));
     show("run-delete", r.status !== "running");
     show("run-delete-hint", r.status === "running");
     const resume = document.querySelector("#action-resume button");
-    if (resume) resume.textContent = r.resume_from_checkpoint ? "Resume from checkpoint" : "Resume (starts over)";
+    if (resume) {
+      resume.textContent = r.status === "pruned" ? "Continue anyway"
+        : r.resume_from_checkpoint ? "Resume from checkpoint" : "Resume (starts over)";
+    }
     setStatus(r.status);
     tickDuration();
     redraw();

@@ -163,7 +163,7 @@
   }
 
   function updateProgress() {
-    const counts = { queued: 0, running: 0, succeeded: 0, failed: 0, stopped: 0 };
+    const counts = { queued: 0, running: 0, succeeded: 0, failed: 0, stopped: 0, pruned: 0 };
     for (const r of runs) {
       const key = r.status === 'lost' ? 'failed' : r.status;
       if (key in counts) counts[key] += 1;

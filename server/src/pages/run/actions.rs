@@ -76,11 +76,12 @@ pub async fn resume(
     Path(id): Path<i64>,
     CsrfForm(_): CsrfForm<Plain>,
 ) -> Response {
-    let result = runs::resume(&db, &runner, id).await.map(|from_checkpoint| {
-        let notice = if from_checkpoint {
-            "Queued again: it continues from its last checkpoint."
-        } else {
-            "Queued again: it had no resume checkpoint, so it starts over."
+    let result = runs::resume(&db, &runner, id).await.map(|resumed| {
+        let notice = match (resumed.continued, resumed.from_checkpoint) {
+            (true, true) => "Continued anyway: early termination leaves this run alone now; it goes on from its last checkpoint.",
+            (true, false) => "Continued anyway: early termination leaves this run alone now; it had no resume checkpoint, so it starts over.",
+            (false, true) => "Queued again: it continues from its last checkpoint.",
+            (false, false) => "Queued again: it had no resume checkpoint, so it starts over.",
         };
         back(id, notice, false)
     });

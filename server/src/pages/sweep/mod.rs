@@ -1,11 +1,17 @@
 //! The sweep page (`/sweeps/{id}`): what varies, progress, the runs ranked by
 //! robust accuracy and grouped by a swept parameter, and the data its charts
-//! draw. Tables are rendered here; `static/sweep.js` draws the charts and
-//! keeps progress and charts current from the live event stream.
+//! draw; for adaptive sweeps also early termination (its rungs and a replay
+//! of the recorded epochs through any rule), a bayes sweep's proposals, the
+//! sweep's history, and the forms that pause, resume and grow it. Tables
+//! are rendered here; `static/sweep.js` draws the charts and keeps progress
+//! and charts current from the live event stream.
 
+pub mod actions;
+mod adaptive;
 mod stats;
 
 use askama::Template;
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -13,11 +19,14 @@ use serde_json::{Map, Value};
 use sqlx::SqlitePool;
 
 use advmix_protocol::sweep::{SweepMethod, SweepSpec};
+use adaptive::{Proposals, ReplayForm, ReplayView};
 use stats::Progress;
 
 use super::results::{self, Reference, ResultsView};
 use super::{not_found, percent, render};
+use crate::csrf::CsrfToken;
 use crate::service;
+use crate::store::sweeps::ChangeRow;
 use crate::store::runs::RunSummary;
 use crate::store::{self, RunStatus};
 use crate::error::AppError;
@@ -64,6 +73,8 @@ struct Row {
     final_clean: String,
     final_robust: String,
     autoattack: String,
+    /// Why early termination stopped it (also while it is being stopped).
+    pruned: Option<String>,
 }
 
 /// One run as `static/sweep.js` sees it; the same fields it reads from
@@ -94,6 +105,11 @@ struct ChartData<'a> {
     runs: Vec<ChartRun<'a>>,
     /// Published results for the robust-accuracy chart's dashed lines.
     references: Vec<Reference>,
+    /// Early termination's rungs (the sweep's own, or the replayed rule's),
+    /// drawn as vertical lines on the robust-accuracy chart.
+    rungs: &'a [u32],
+    /// A bayes sweep's proposals so far.
+    proposals: Option<&'a Proposals>,
 }
 
 #[derive(Template)]
@@ -118,6 +134,26 @@ struct SweepPage {
     any_epochs: bool,
     /// [`ChartData`] as JSON, for a data attribute (askama escapes it).
     data: String,
+    csrf: String,
+    paused: bool,
+    /// The sweep's early termination in a sentence.
+    early_terminate: Option<String>,
+    /// Runs the table shows: one status, or all.
+    status_filter: Option<RunStatus>,
+    statuses: [RunStatus; 7],
+    replay_form: ReplayForm,
+    replay: Option<ReplayView>,
+    /// The replay form's field at fault, and why.
+    replay_error: Option<(String, String)>,
+    proposals: Option<Proposals>,
+    changes: Vec<ChangeRow>,
+    /// A notice after a form (pause, resume, grow), and the grow field it is about.
+    notice: Option<String>,
+    notice_field: Option<String>,
+    /// What the grow form offers: seeds always; values for a grid's
+    /// `values` parameters; more configs for random and bayes sweeps.
+    grid_params: Vec<String>,
+    can_add_configs: bool,
 }
 
 impl SweepPage {
@@ -130,6 +166,18 @@ impl SweepPage {
     /// The parameter chart's x: the first grouping key, else the colour one.
     fn chosen(&self) -> Option<&str> {
         self.by.first().map(String::as_str).or(self.color.as_deref())
+    }
+    fn filtered_to(&self, status: &RunStatus) -> bool {
+        self.status_filter == Some(*status)
+    }
+    fn error_at(&self, field: &str) -> Option<&str> {
+        match (&self.notice, &self.notice_field) {
+            (Some(notice), Some(f)) if f == field => Some(notice),
+            _ => None,
+        }
+    }
+    fn replay_error_at(&self, field: &str) -> Option<&str> {
+        self.replay_error.as_ref().filter(|(f, _)| f == field).map(|(_, m)| m.as_str())
     }
 }
 
@@ -157,6 +205,7 @@ fn choose(
 
 pub async fn show(
     State(db): State<SqlitePool>,
+    Extension(csrf): Extension<CsrfToken>,
     Path(id): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
@@ -169,13 +218,40 @@ pub async fn show(
     let spec = SweepSpec::from_json(&head.spec).ok();
     let method = match &spec {
         Some(s) if s.method == SweepMethod::Random => format!("random, {} configs", s.count.unwrap_or(0)),
+        Some(s) if s.method == SweepMethod::Bayes => {
+            let (metric, goal) = s.objective();
+            let goal = serde_json::to_value(goal).ok().and_then(|g| g.as_str().map(str::to_owned)).unwrap_or_default();
+            format!("bayes (TPE), {} configs, {goal} {}", s.count.unwrap_or(0), metric.name())
+        }
         Some(_) => "grid".to_owned(),
         None => "—".to_owned(),
     };
+    let own_rule = spec.as_ref().and_then(|s| s.early_terminate.as_ref());
+    let common_epochs = stats::most_common(runs.iter().map(|r| r.epochs)).unwrap_or(0);
+    let described = own_rule.map(|rule| adaptive::describe(rule, u32::try_from(common_epochs).unwrap_or(0)));
     let swept = swept(spec.as_ref(), &params);
     let names: Vec<String> = swept.iter().map(|p| p.name.clone()).collect();
 
     let asked = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim());
+    let status_filter = asked("status").and_then(|s| RunStatus::ALL.into_iter().find(|status| status.as_str() == s));
+    let (replay_form, replay_asked) = ReplayForm::from_query(&query, own_rule);
+    let (replay, replay_error) = if replay_asked {
+        match adaptive::replay(&db, id, &replay_form, &runs).await? {
+            Ok(view) => (Some(view), None),
+            Err(fault) => (None, Some(fault)),
+        }
+    } else {
+        (None, None)
+    };
+    let rungs: Vec<u32> = match (&replay, &described) {
+        (Some(view), _) => view.rungs.clone(),
+        (None, Some((_, rungs))) => rungs.clone(),
+        (None, None) => Vec::new(),
+    };
+    let proposals = match &spec {
+        Some(s) if s.method == SweepMethod::Bayes => Some(adaptive::proposals(&db, id, s).await?),
+        _ => None,
+    };
     let mut notices = Vec::new();
     let color = choose(asked("color"), &names, names.first(), "coloured by", &mut notices);
     // `group=` is the single-key form of older links.
@@ -204,6 +280,7 @@ pub async fn show(
         .iter()
         .enumerate()
         .map(|(position, &i)| row(&runs[i], &params[i], &names, best[i].map(|_| position + 1)))
+        .filter(|row| status_filter.is_none_or(|s| row.status == s))
         .collect();
 
     let data = ChartData {
@@ -214,6 +291,8 @@ pub async fn show(
         by: &table.by,
         runs: runs.iter().zip(&params).map(|(run, params)| chart_run(run, params)).collect(),
         references: results::references(&table),
+        rungs: &rungs,
+        proposals: proposals.as_ref(),
     };
     let data = serde_json::to_string(&data).expect("chart data serializes");
     let spec_text = serde_json::from_str::<Value>(&head.spec)
@@ -221,8 +300,31 @@ pub async fn show(
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or(head.spec);
 
+    let grid_params = match &spec {
+        Some(s) if s.method == SweepMethod::Grid => {
+            s.parameters.iter().filter(|(_, p)| p.values.is_some()).map(|(name, _)| name.clone()).collect()
+        }
+        _ => Vec::new(),
+    };
+    let can_add_configs = spec.as_ref().is_some_and(|s| s.method != SweepMethod::Grid);
+    let notice = asked("notice").filter(|n| !n.is_empty()).map(str::to_owned);
+    let notice_field = asked("field").filter(|_| asked("kind") == Some("error")).map(str::to_owned);
     let page = SweepPage {
         id,
+        csrf: csrf.0,
+        paused: head.paused,
+        early_terminate: described.map(|(text, _)| text),
+        status_filter,
+        statuses: RunStatus::ALL,
+        replay_form,
+        replay,
+        replay_error,
+        proposals,
+        changes: store::sweeps::changes(&db, id).await?,
+        notice,
+        notice_field,
+        grid_params,
+        can_add_configs,
         name: head.name,
         created_at: head.created_at,
         method,
@@ -279,7 +381,19 @@ fn row(run: &RunSummary, params: &Map<String, Value>, names: &[String], rank: Op
         final_clean: percent(run.final_clean_acc),
         final_robust: percent(run.final_robust_acc),
         autoattack: percent(run.autoattack_acc),
+        pruned: pruned_reason(run),
     }
+}
+
+/// A pruned run's reason; while early termination is stopping it, the cut
+/// it made.
+fn pruned_reason(run: &RunSummary) -> Option<String> {
+    if run.status == RunStatus::Pruned {
+        return run.error.clone();
+    }
+    let cut = run.pruned.as_deref().filter(|_| run.status == RunStatus::Running && !run.continued)?;
+    let cut: advmix_protocol::sweep::early_terminate::Cut = serde_json::from_str(cut).ok()?;
+    Some(format!("being stopped: {}", cut.reason()))
 }
 
 fn chart_run<'a>(run: &'a RunSummary, params: &'a Map<String, Value>) -> ChartRun<'a> {

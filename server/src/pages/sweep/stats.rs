@@ -30,8 +30,19 @@ pub fn ranking(best: &[Option<f64>]) -> Vec<usize> {
     order
 }
 
+/// The most frequent of `values` (ties to the larger), None when empty: the
+/// epochs a sweep's runs mostly train for, whose rungs the page draws.
+pub fn most_common(values: impl IntoIterator<Item = i64>) -> Option<i64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for v in values {
+        *counts.entry(v).or_insert(0usize) += 1;
+    }
+    counts.into_iter().max_by_key(|&(v, n)| (n, v)).map(|(v, _)| v)
+}
+
 /// How far a sweep has got. `failed` includes `lost` runs, as the sweeps API
-/// counts them; `stopped` runs were ended on purpose and are counted apart.
+/// counts them; `stopped` runs were ended on purpose and `pruned` ones by
+/// early termination, each counted apart.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Progress {
     pub queued: usize,
@@ -39,6 +50,7 @@ pub struct Progress {
     pub succeeded: usize,
     pub failed: usize,
     pub stopped: usize,
+    pub pruned: usize,
 }
 
 impl Progress {
@@ -51,23 +63,25 @@ impl Progress {
                 RunStatus::Succeeded => p.succeeded += 1,
                 RunStatus::Stopped => p.stopped += 1,
                 RunStatus::Failed | RunStatus::Lost => p.failed += 1,
+                RunStatus::Pruned => p.pruned += 1,
             }
         }
         p
     }
 
     pub fn total(&self) -> usize {
-        self.queued + self.running + self.succeeded + self.failed + self.stopped
+        self.queued + self.running + self.succeeded + self.failed + self.stopped + self.pruned
     }
 
     /// (CSS and data key, label, count), in the order the bar stacks them.
-    pub fn parts(&self) -> [(&'static str, &'static str, usize); 5] {
+    pub fn parts(&self) -> [(&'static str, &'static str, usize); 6] {
         [
             (RunStatus::Succeeded.as_str(), "done", self.succeeded),
             (RunStatus::Running.as_str(), "running", self.running),
             (RunStatus::Queued.as_str(), "queued", self.queued),
             (RunStatus::Failed.as_str(), "failed", self.failed),
             (RunStatus::Stopped.as_str(), "stopped", self.stopped),
+            (RunStatus::Pruned.as_str(), "pruned", self.pruned),
         ]
     }
 }
@@ -95,11 +109,18 @@ mod tests {
     }
 
     #[test]
-    fn progress_counts_lost_as_failed_and_stopped_apart() {
+    fn the_most_common_value_wins_and_ties_go_to_the_larger() {
+        assert_eq!(most_common([9, 9, 3]), Some(9));
+        assert_eq!(most_common([3, 9]), Some(9));
+        assert_eq!(most_common([]), None);
+    }
+
+    #[test]
+    fn progress_counts_lost_as_failed_and_stopped_and_pruned_apart() {
         use RunStatus::*;
-        let p = Progress::count([Queued, Running, Succeeded, Succeeded, Failed, Lost, Stopped]);
-        assert_eq!(p, Progress { queued: 1, running: 1, succeeded: 2, failed: 2, stopped: 1 });
-        assert_eq!(p.total(), 7);
-        assert_eq!(p.parts().iter().map(|(_, _, n)| n).sum::<usize>(), 7);
+        let p = Progress::count([Queued, Running, Succeeded, Succeeded, Failed, Lost, Stopped, Pruned]);
+        assert_eq!(p, Progress { queued: 1, running: 1, succeeded: 2, failed: 2, stopped: 1, pruned: 1 });
+        assert_eq!(p.total(), 8);
+        assert_eq!(p.parts().iter().map(|(_, _, n)| n).sum::<usize>(), 8);
     }
 }

@@ -1,0 +1,202 @@
+//! The sweep page's adaptive parts: its early-termination rule and rungs,
+//! the "what would early termination have done" replay, a bayes sweep's
+//! proposals, and the sweep's history of changes.
+
+use advmix_protocol::sweep::early_terminate::{Asha, Hyperband, Replay};
+use advmix_protocol::sweep::{EarlyTerminate, EpochMetric, SweepSpec};
+use serde::Serialize;
+use sqlx::SqlitePool;
+
+use super::super::percent;
+use crate::error::AppError;
+use crate::service;
+use crate::store::runs::RunSummary;
+
+/// The sweep's own rule, in a sentence, with the rungs of its runs.
+pub fn describe(rule: &EarlyTerminate, run_epochs: u32) -> (String, Vec<u32>) {
+    let rungs = rule.rungs(run_epochs);
+    let scheme = match rule {
+        EarlyTerminate::Asha(_) => "ASHA",
+        EarlyTerminate::Hyperband(_) => "Hyperband (W&B's brackets)",
+    };
+    let at = if rungs.epochs.is_empty() {
+        format!("no rung falls below the runs' {run_epochs} epochs, so no run is stopped")
+    } else {
+        let list = rungs.epochs.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+        format!("rungs at epochs {list}")
+    };
+    let goal = serde_json::to_value(rungs.goal).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let text = format!(
+        "{scheme} on {} ({goal}), eta {}: {at}; about the top 1/{} of the runs at a rung go on, once {} have reached it",
+        rungs.metric.name(),
+        rungs.eta,
+        rungs.eta,
+        rungs.min_runs
+    );
+    (text, rungs.epochs)
+}
+
+/// The replay form's fields, as the query string has them.
+#[derive(Clone, Debug)]
+pub struct ReplayForm {
+    pub kind: String,
+    /// `min_epochs` for ASHA, `min_iter` for Hyperband.
+    pub first: String,
+    pub eta: String,
+    pub metric: String,
+}
+
+impl ReplayForm {
+    /// The form as asked (`replay=1` and its fields), or None when the page
+    /// was not asked to replay. Left-out fields take the sweep's own rule's.
+    pub fn from_query(query: &[(String, String)], own: Option<&EarlyTerminate>) -> (Self, bool) {
+        let asked = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim().to_owned());
+        let default = Self::of(own);
+        let form = ReplayForm {
+            kind: asked("et_type").unwrap_or(default.kind),
+            first: asked("et_first").unwrap_or(default.first),
+            eta: asked("et_eta").unwrap_or(default.eta),
+            metric: asked("et_metric").unwrap_or(default.metric),
+        };
+        (form, asked("replay").is_some())
+    }
+
+    fn of(rule: Option<&EarlyTerminate>) -> Self {
+        let robust = EpochMetric::ROBUST.name();
+        match rule {
+            Some(EarlyTerminate::Asha(a)) => ReplayForm {
+                kind: "asha".into(),
+                first: a.min_epochs.to_string(),
+                eta: a.eta.unwrap_or(3).to_string(),
+                metric: a.metric.clone().unwrap_or(robust),
+            },
+            Some(EarlyTerminate::Hyperband(h)) => ReplayForm {
+                kind: "hyperband".into(),
+                first: h.min_iter.unwrap_or(1).to_string(),
+                eta: h.eta.unwrap_or(3).to_string(),
+                metric: h.metric.clone().unwrap_or(robust),
+            },
+            None => ReplayForm { kind: "asha".into(), first: "1".into(), eta: "3".into(), metric: robust },
+        }
+    }
+
+    /// The rule the fields describe, or the field at fault and why.
+    fn rule(&self) -> Result<EarlyTerminate, (String, String)> {
+        let whole = |field: &str, text: &str| -> Result<u32, (String, String)> {
+            text.parse::<u32>()
+                .map_err(|_| (field.to_owned(), format!("`{text}` is not a whole number; give one such as 1 or 3")))
+        };
+        let first = whole("et_first", &self.first)?;
+        let eta = Some(whole("et_eta", &self.eta)?);
+        let metric = (!self.metric.is_empty()).then(|| self.metric.clone());
+        match self.kind.as_str() {
+            "asha" => Ok(EarlyTerminate::Asha(Asha {
+                metric,
+                goal: None,
+                min_epochs: first,
+                eta,
+                max_epochs: None,
+                min_runs: None,
+            })),
+            "hyperband" => Ok(EarlyTerminate::Hyperband(Hyperband {
+                min_iter: Some(first),
+                max_iter: None,
+                s: None,
+                eta,
+                strict: Some(true),
+                metric,
+                goal: None,
+            })),
+            other => Err(("et_type".into(), format!("`{other}` is not a scheme; choose asha or hyperband"))),
+        }
+    }
+}
+
+/// One run the replay stops.
+pub struct ReplayRow {
+    pub id: i64,
+    pub name: String,
+    pub reason: String,
+    pub kept: u32,
+    pub recorded: u32,
+}
+
+/// What the replay found, for the page.
+pub struct ReplayView {
+    pub stopped: Vec<ReplayRow>,
+    pub runs: usize,
+    pub epochs_recorded: u64,
+    pub epochs_saved: u64,
+    pub saved_percent: String,
+    /// The best finished run and whether it survives.
+    pub best: Option<(i64, String, bool)>,
+    pub rungs: Vec<u32>,
+}
+
+/// The replay the form asks for: its view, or the field at fault and why.
+pub async fn replay(
+    db: &SqlitePool,
+    sweep_id: i64,
+    form: &ReplayForm,
+    runs: &[RunSummary],
+) -> Result<Result<ReplayView, (String, String)>, AppError> {
+    let rule = match form.rule() {
+        Ok(rule) => rule,
+        Err(fault) => return Ok(Err(fault)),
+    };
+    let replay: Replay = match service::sweeps::replay::replay(db, sweep_id, Some(rule)).await {
+        Ok((_, replay)) => replay,
+        Err(AppError::Invalid(errors)) => {
+            let first = errors.into_iter().next().map(|e| (page_field(&e.field), e.message));
+            return Ok(Err(first.unwrap_or_else(|| ("et_type".into(), "this rule cannot be replayed".into()))));
+        }
+        Err(other) => return Err(other),
+    };
+    let name = |id: i64| runs.iter().find(|r| r.id == id).map_or_else(|| format!("run {id}"), |r| r.name.clone());
+    let stopped = replay
+        .runs
+        .iter()
+        .filter_map(|o| {
+            let cut = o.stopped.as_ref()?;
+            Some(ReplayRow { id: o.id, name: name(o.id), reason: cut.reason(), kept: o.epochs_kept, recorded: o.epochs_recorded })
+        })
+        .collect();
+    let saved_percent = if replay.epochs_recorded == 0 {
+        "—".to_owned()
+    } else {
+        percent(Some(replay.epochs_saved as f64 / replay.epochs_recorded as f64))
+    };
+    Ok(Ok(ReplayView {
+        stopped,
+        runs: replay.runs.len(),
+        epochs_recorded: replay.epochs_recorded,
+        epochs_saved: replay.epochs_saved,
+        saved_percent,
+        best: replay.best_final.map(|id| (id, name(id), replay.best_final_survives.unwrap_or(false))),
+        rungs: replay.rungs,
+    }))
+}
+
+/// A rule's field (`early_terminate.eta`) as the replay form names it.
+fn page_field(field: &str) -> String {
+    match field.trim_start_matches("early_terminate.") {
+        "eta" => "et_eta",
+        "metric" => "et_metric",
+        "min_epochs" | "min_iter" | "max_epochs" => "et_first",
+        _ => "et_type",
+    }
+    .to_owned()
+}
+
+/// A bayes sweep's proposals in order, for the chart of each numeric
+/// parameter against the objective.
+#[derive(Serialize)]
+pub struct Proposals {
+    pub metric: String,
+    pub points: Vec<service::sweeps::Proposal>,
+}
+
+pub async fn proposals(db: &SqlitePool, sweep_id: i64, spec: &SweepSpec) -> Result<Proposals, AppError> {
+    let points = service::sweeps::proposals(db, sweep_id, spec).await?;
+    Ok(Proposals { metric: spec.objective().0.name(), points })
+}
