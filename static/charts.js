@@ -282,6 +282,9 @@
     // Horizontal dashed lines at fixed values (published results): drawn
     // across the epochs shown, never part of the data.
     let references = opts.references || [];
+    // Vertical dashed lines at fixed x (early termination's rungs), each
+    // named at its top; drawn over the plot, never part of the data.
+    let verticals = opts.verticals || [];
     let logY = !!opts.logY;
     let weight = opts.smoothing ? Math.min(Math.max(opts.smoothingWeight ?? storedWeight(), 0), 0.99) : 0;
     let plot = null;
@@ -462,12 +465,42 @@
               }
             },
           ],
-          draw: [() => f.mark(series.length, counts)],
+          draw: [
+            (u) => {
+              drawVerticals(u);
+              f.mark(series.length, counts);
+            },
+          ],
         },
       };
       if (integerX) uOpts.axes[0].incrs = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000];
       plot = new uPlot(uOpts, d.columns, f.body);
       zoom.apply(plot);
+    }
+
+    function drawVerticals(u) {
+      if (!verticals.length) return;
+      const ctx = u.ctx;
+      const { left, top, width, height } = u.bbox;
+      const color = theme(container).muted;
+      ctx.save();
+      ctx.strokeStyle = color;
+      ctx.fillStyle = color;
+      ctx.lineWidth = uPlot.pxRatio;
+      ctx.setLineDash([4 * uPlot.pxRatio, 4 * uPlot.pxRatio]);
+      ctx.font = `${11 * uPlot.pxRatio}px system-ui, sans-serif`;
+      ctx.textBaseline = "top";
+      verticals.forEach((v) => {
+        const x = u.valToPos(v.x, "x", true);
+        if (!finite(x) || x < left || x > left + width) return;
+        ctx.beginPath();
+        ctx.moveTo(x, top);
+        ctx.lineTo(x, top + height);
+        ctx.stroke();
+        if (v.label) ctx.fillText(v.label, x + 3 * uPlot.pxRatio, top + 2 * uPlot.pxRatio);
+      });
+      ctx.restore();
+      container.dataset.verticals = String(verticals.length);
     }
 
     function rebuild() {
@@ -517,6 +550,10 @@
       setReferences(next) {
         references = next || [];
         render();
+      },
+      setVerticals(next) {
+        verticals = next || [];
+        if (plot) plot.redraw(false);
       },
       destroy() {
         if (plot) plot.destroy();

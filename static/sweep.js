@@ -91,6 +91,8 @@
       }));
     // Published results as dashed lines, labelled as such.
     const references = (data.references || []).map((r) => ({ label: r.label, y: r.y }));
+    // Early termination's rungs (the sweep's own, or the replayed rule's).
+    const verticals = (data.rungs || []).map((epoch, i) => ({ x: epoch, label: `rung ${i + 1}` }));
     if (charts[id]) {
       charts[id].setSeries(lines);
       charts[id].setMarkers(markers);
@@ -102,6 +104,7 @@
       series: lines,
       markers,
       references,
+      verticals,
       percent: true,
       logY: false,
       allowLog: true,
@@ -286,8 +289,54 @@
     });
   }
 
+  // A bayes sweep: one chart per numeric parameter, its proposed values in
+  // order of proposal, shaded by the objective (darker is better), so the
+  // search can be seen to concentrate.
+  function drawProposals() {
+    const box = document.getElementById('chart-proposals');
+    const proposals = data.proposals;
+    if (!box || !proposals || proposals.points.length === 0) return;
+    const values = proposals.points.map((p) => p.value).filter(Number.isFinite);
+    const lo = Math.min(...values);
+    const hi = Math.max(...values);
+    // Losses are minimized: lower is darker then.
+    const minimize = /_loss$/.test(proposals.metric);
+    const shade = (v) => {
+      const t = hi > lo && Number.isFinite(v) ? (v - lo) / (hi - lo) : 0.5;
+      const good = minimize ? 1 - t : t;
+      return `hsl(215, 70%, ${Math.round(82 - good * 50)}%)`;
+    };
+    box.replaceChildren();
+    data.params
+      .filter((info) => info.numeric && info.name !== 'seed')
+      .forEach((info) => {
+        const points = proposals.points
+          .filter((p) => typeof p.params[info.name] === 'number')
+          .map((p) => {
+            const raw = p.params[info.name];
+            return {
+              x: p.index + 1,
+              y: info.log && raw > 0 ? Math.log10(raw) : raw,
+              color: shade(p.value),
+              label: `proposal ${p.index + 1}: ${info.name}=${display(raw)}, ${proposals.metric} ${Number.isFinite(p.value) ? p.value.toPrecision(4) : p.value}`,
+            };
+          });
+        const cell = document.createElement('div');
+        cell.className = 'chart sweep-chart';
+        cell.dataset.param = info.name;
+        box.append(cell);
+        A.scatterChart(cell, {
+          points,
+          xLabel: 'proposal',
+          yLabel: info.log ? `log10 ${info.name}` : info.name,
+          height: 240,
+        });
+      });
+  }
+
   drawTradeoff();
   drawParam();
+  drawProposals();
   if (runs.some((r) => r.epochs_done > 0)) {
     loadSeries().catch((e) => console.warn('sweep page: series failed', e));
   }
