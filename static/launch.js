@@ -41,7 +41,19 @@
     }
   }
 
-  function showPreview({ runs, varies: vary, errors }) {
+  const warnings = document.getElementById("run-warnings");
+
+  function showPreview({ runs, varies: vary, errors, warnings: warned = [] }) {
+    if (warnings) {
+      warnings.replaceChildren(
+        ...warned.map((text) => {
+          const li = document.createElement("li");
+          li.className = "warning";
+          li.textContent = text;
+          return li;
+        }),
+      );
+    }
     count.textContent = runs == null ? "? runs" : `${runs} run${runs === 1 ? "" : "s"}`;
     count.classList.toggle("has-errors", errors.length > 0);
     varies.replaceChildren(
@@ -87,8 +99,14 @@
   // Fields that do not apply are hidden, not disabled: they still submit
   // their (default) values, which keeps the server's view the same as ours.
   function applicable() {
-    const random = checkedValues("search").includes("random");
-    for (const box of form.querySelectorAll(".random-only")) box.hidden = !random;
+    const search = checkedValues("search");
+    const sampled = search.includes("random") || search.includes("bayes");
+    for (const box of form.querySelectorAll(".random-only")) box.hidden = !sampled;
+    const et = form.elements.namedItem("et");
+    const early = et && et.value !== "none";
+    for (const box of form.querySelectorAll(".et-only")) {
+      if (!box.querySelector(".field-error")) box.hidden = !early;
+    }
     if (aomGroup && !aomGroup.querySelector(".field-error")) {
       aomGroup.hidden = !checkedValues("method").includes("aom");
     }

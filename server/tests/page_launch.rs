@@ -221,6 +221,47 @@ async fn the_preview_counts_runs_and_lists_what_varies(db: SqlitePool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn bayes_and_early_termination_from_the_fields_with_a_warning_for_unfair_rungs(db: SqlitePool) {
+    let state = common::ready(db.clone());
+    let (html, token) = open(&state).await;
+    let base = digits(submitted(&html));
+    assert!(html.contains(r#"value="bayes""#) && html.contains(r#"name="et""#), "the form offers both");
+
+    let bayes = with(base.clone(), "search", &["bayes"]);
+    let bayes = with(bayes, "count", &["6"]);
+    let bayes = with(bayes, "lr_max", &["0.01..0.1 log"]);
+    let p = preview(&state, &bayes).await;
+    assert_eq!((p["runs"].as_u64(), p["errors"].as_array().map(Vec::len)), (Some(6), Some(0)), "all proposals count: {p}");
+
+    // Early termination while the schedule varies: a warning, not an error,
+    // that names the best-so-far metric.
+    let early = with(base.clone(), "et", &["asha"]);
+    let varied = with(early.clone(), "epochs", &["3, 9"]);
+    let p = preview(&state, &varied).await;
+    assert_eq!(p["errors"], serde_json::json!([]), "{p}");
+    let warning = p["warnings"][0].as_str().unwrap_or_else(|| panic!("a warning: {p}"));
+    assert!(warning.contains("best_test_pgd_acc"), "{warning}");
+    let fair = with(varied, "et_metric", &["best_test_pgd_acc"]);
+    assert_eq!(preview(&state, &fair).await["warnings"], serde_json::json!([]));
+    // Nothing varies the schedule: no warning.
+    assert_eq!(preview(&state, &with(early.clone(), "epsilon", &["4/255, 8/255"])).await["warnings"], serde_json::json!([]));
+
+    // Its errors land on its fields.
+    let p = preview(&state, &with(early.clone(), "et_eta", &["1"])).await;
+    assert_eq!(p["errors"][0]["field"], "et_eta", "{p}");
+    let p = preview(&state, &with(early.clone(), "et_first", &["x"])).await;
+    assert_eq!(p["errors"][0]["field"], "et_first", "{p}");
+
+    // Launched, the spec carries the rule.
+    let pairs = with(with(early, "epochs", &["4"]), "et_eta", &["2"]);
+    let reply = post_form(&state, "/launch", Some(&token), &pairs).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let spec: String = sqlx::query_scalar("SELECT spec FROM sweeps").fetch_one(&db).await.unwrap();
+    let spec: Value = serde_json::from_str(&spec).unwrap();
+    assert_eq!(spec["early_terminate"], serde_json::json!({"type": "asha", "min_epochs": 1, "eta": 2}));
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn an_invalid_epsilon_comes_back_at_its_field_with_every_value_kept(db: SqlitePool) {
     let state = common::ready(db.clone());
     let (html, token) = open(&state).await;

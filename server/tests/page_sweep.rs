@@ -250,3 +250,94 @@ async fn user_text_is_escaped(db: SqlitePool) {
     assert!(!body.contains("data-sweep=\"{\""));
     assert_eq!(chart_data(&body)["params"][0]["values"], json!(["ratio", "geometric"]));
 }
+
+/// Posts one of the page's forms as a browser does: the CSRF cookie the page
+/// set and the same token in the form. The reply's status and Location.
+async fn submit(db: &SqlitePool, page_uri: &str, uri: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use tower::ServiceExt;
+    let page = advmix_server::app(ready(db.clone())).oneshot(Request::get(page_uri).body(Body::empty()).unwrap()).await.unwrap();
+    let cookie = page.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    let token = cookie.strip_prefix("advmix_csrf=").unwrap().split(';').next().unwrap().to_owned();
+    let mut all = vec![("csrf", token.as_str())];
+    all.extend_from_slice(fields);
+    let request = Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, format!("advmix_csrf={token}"))
+        .body(Body::from(serde_urlencoded::to_string(&all).unwrap()))
+        .unwrap();
+    let reply = advmix_server::app(ready(db.clone())).oneshot(request).await.unwrap();
+    let location = reply.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (reply.status(), location)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn early_termination_shows_its_rungs_replays_any_rule_and_filters_pruned_runs(db: SqlitePool) {
+    let mut with_rule = spec("et-sweep");
+    with_rule["base"]["epochs"] = json!(9);
+    with_rule["early_terminate"] = json!({"type": "asha", "min_epochs": 1, "eta": 3});
+    let id = create_sweep(&db, with_rule).await;
+    // Four finished runs, one far behind the others from epoch 1 on.
+    let done = |best| Outcome { status: "succeeded", epochs_done: 9, best: Some(best), best_epoch: Some(9), clean: Some(0.8), robust: Some(best), autoattack: None };
+    set(&db, "epsilon=0.01,seed=0", done(0.50)).await;
+    set(&db, "epsilon=0.01,seed=1", done(0.45)).await;
+    set(&db, "epsilon=0.03,seed=0", done(0.40)).await;
+    set(&db, "epsilon=0.03,seed=1", done(0.05)).await;
+    sqlx::query("UPDATE runs SET status = 'pruned', error = 'pruned at rung 1 (epoch 1): test_pgd_acc 5.0% was below the cut 40.0%' WHERE name = 'epsilon=0.03,seed=1'")
+        .execute(&db)
+        .await
+        .unwrap();
+
+    let (status, _, body) = get(ready(db.clone()), &format!("/sweeps/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("rungs at epochs 1, 3"), "the rule in a sentence");
+    assert_eq!(chart_data(&body)["rungs"], json!([1, 3]), "the chart draws the rungs");
+    assert!(body.contains("sweep-pruned-reason") && body.contains("below the cut 40.0%"), "the reason beside the status");
+
+    let (_, _, only) = get(ready(db.clone()), &format!("/sweeps/{id}?status=pruned")).await;
+    let table = section(&only, "id=\"sweep-runs\"", "</table>");
+    assert_eq!(table.matches("<tr data-run").count(), 1, "{table}");
+
+    // The replay of another rule: eta 2 from epoch 3, the epochs the page recorded.
+    let (_, _, replayed) = get(ready(db.clone()), &format!("/sweeps/{id}?replay=1&et_type=asha&et_first=3&et_eta=2&et_metric=test_pgd_acc")).await;
+    let result = section(&replayed, "id=\"replay-result\"", "</section>");
+    assert!(result.contains("Rungs at epochs <strong>3, 6</strong>"), "{result}");
+    assert!(result.contains("id=\"replay-stopped\">"), "{result}");
+    assert_eq!(chart_data(&replayed)["rungs"], json!([3, 6]));
+    // A bad field comes back at that field.
+    let (_, _, refused) = get(ready(db.clone()), &format!("/sweeps/{id}?replay=1&et_type=asha&et_first=1&et_eta=1")).await;
+    assert!(refused.contains("id=\"et_eta-error\""), "{}", section(&refused, "id=\"sweep-replay\"", "</section>"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_page_pauses_resumes_and_grows_the_sweep_with_errors_at_their_field(db: SqlitePool) {
+    let id = create_sweep(&db, spec("grown")).await;
+    let page = format!("/sweeps/{id}");
+    let (status, location) = submit(&db, &page, &format!("/sweeps/{id}/pause"), &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, body) = get(ready(db.clone()), &location).await;
+    assert!(body.contains("id=\"sweep-paused\"") && body.contains("Resume sweep") && body.contains("Paused: queued runs wait"));
+    let (_, location) = submit(&db, &page, &format!("/sweeps/{id}/resume"), &[]).await;
+    let (_, _, body) = get(ready(db.clone()), &location).await;
+    assert!(!body.contains("id=\"sweep-paused\"") && body.contains("Pause sweep"));
+
+    let (_, location) = submit(&db, &page, &format!("/sweeps/{id}/grow"), &[("what", "seeds"), ("seeds", "2, 3")]).await;
+    let (_, _, body) = get(ready(db.clone()), &location).await;
+    assert!(body.contains("4 runs queued"), "{}", section(&body, "class=\"notice\"", "</p>"));
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE sweep_id = ?").bind(id).fetch_one(&db).await.unwrap();
+    assert_eq!(runs, 8);
+    let history = section(&body, "id=\"sweep-history\"", "</section>");
+    assert!(history.contains("paused") && history.contains("resumed") && history.contains("added seeds 2, 3"), "{history}");
+
+    // A seed the sweep has: refused at the seeds field, nothing added.
+    let (_, location) = submit(&db, &page, &format!("/sweeps/{id}/grow"), &[("what", "seeds"), ("seeds", "1")]).await;
+    assert!(location.ends_with("#sweep-grow"), "{location}");
+    let (_, _, body) = get(ready(db.clone()), &location).await;
+    assert!(body.contains("id=\"grow-seeds-error\"") && body.contains("already runs"), "{}", section(&body, "id=\"sweep-grow\"", "</section>"));
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE sweep_id = ?").bind(id).fetch_one(&db).await.unwrap();
+    assert_eq!(after, 8);
+    let (_, location) = submit(&db, &page, &format!("/sweeps/{id}/grow"), &[("what", "values"), ("param", "epsilon"), ("values", "0.01")]).await;
+    let (_, _, body) = get(ready(db.clone()), &location).await;
+    assert!(body.contains("id=\"grow-values-error\""), "{}", section(&body, "id=\"sweep-grow\"", "</section>"));
+}

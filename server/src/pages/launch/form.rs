@@ -11,7 +11,8 @@
 //! without a count is every integer in it (`0..4`). In random search a range
 //! is sampled, so its count is not needed. Choice fields take every checked box.
 
-use advmix_protocol::sweep::{Distribution, Parameter, SweepMethod, SweepSpec};
+use advmix_protocol::sweep::early_terminate::{Asha, Hyperband};
+use advmix_protocol::sweep::{Distribution, EarlyTerminate, Parameter, SweepMethod, SweepSpec};
 use advmix_protocol::{FieldError, RunConfig};
 use serde_json::{Map, Number, Value};
 
@@ -203,7 +204,8 @@ pub fn find(name: &str) -> Option<&'static Field> {
 }
 
 /// The inputs of the Sweep fieldset, which are not config fields.
-pub const SWEEP_INPUTS: &[&str] = &["name", "search", "count", "random_seed", "seeds", "yaml"];
+pub const SWEEP_INPUTS: &[&str] =
+    &["name", "search", "count", "random_seed", "seeds", "et", "et_first", "et_eta", "et_metric", "yaml"];
 
 /// The submitted (or pre-filled) values, as raw name/value pairs in form
 /// order; kept verbatim so a refused form comes back exactly as typed.
@@ -239,6 +241,10 @@ impl FormValues {
         self.text("search") == "random"
     }
 
+    pub fn is_bayes(&self) -> bool {
+        self.text("search") == "bayes"
+    }
+
     /// A pasted or uploaded spec replaces the fields.
     pub fn is_yaml(&self) -> bool {
         !self.text("yaml").trim().is_empty()
@@ -253,6 +259,10 @@ impl FormValues {
         form.set("search", "grid");
         form.set("count", "20");
         form.set("random_seed", "0");
+        form.set("et", "none");
+        form.set("et_first", "1");
+        form.set("et_eta", "3");
+        form.set("et_metric", "test_pgd_acc");
         form.set("seeds", config.seed.to_string());
         for field in fields() {
             let Some(value) = json.pointer(&pointer(field.name)) else { continue };
@@ -526,8 +536,9 @@ pub fn to_spec(form: &FormValues) -> Result<SweepSpec, Vec<FieldError>> {
     let method = match form.text("search") {
         "grid" | "" => SweepMethod::Grid,
         "random" => SweepMethod::Random,
+        "bayes" => SweepMethod::Bayes,
         other => {
-            errors.push(error("search", format!("`{other}` is not grid or random")));
+            errors.push(error("search", format!("`{other}` is not grid, random or bayes")));
             SweepMethod::Grid
         }
     };
@@ -544,7 +555,7 @@ pub fn to_spec(form: &FormValues) -> Result<SweepSpec, Vec<FieldError>> {
         metric: None,
         early_terminate: None,
     };
-    if method == SweepMethod::Random {
+    if method != SweepMethod::Grid {
         match form.text("count").trim().parse::<usize>() {
             Ok(n) if n >= 1 => spec.count = Some(n),
             _ => errors.push(error("count", "give the number of configs to sample, 1 or more")),
@@ -569,13 +580,56 @@ pub fn to_spec(form: &FormValues) -> Result<SweepSpec, Vec<FieldError>> {
         Ok(seeds) => spec.seeds = Some(seeds),
         Err(message) => errors.push(error("seeds", message)),
     }
+    match early_terminate(form) {
+        Ok(rule) => spec.early_terminate = rule,
+        Err(e) => errors.push(e),
+    }
     if errors.is_empty() { Ok(spec) } else { Err(errors) }
+}
+
+/// The early-termination inputs as a rule: none, ASHA from `et_first`
+/// (`min_epochs`), or W&B's Hyperband from it (`min_iter`); `et_eta` and
+/// `et_metric` for both. The rule's own checks run with the spec's.
+fn early_terminate(form: &FormValues) -> Result<Option<EarlyTerminate>, FieldError> {
+    let kind = form.text("et").trim();
+    if kind.is_empty() || kind == "none" {
+        return Ok(None);
+    }
+    let whole = |input: &str, what: &str| -> Result<u32, FieldError> {
+        let text = form.text(input).trim();
+        text.parse::<u32>().map_err(|_| error(input, format!("`{text}` is not a whole number; give {what}")))
+    };
+    let first = whole("et_first", "the first rung's epoch, such as 1")?;
+    let eta = Some(whole("et_eta", "the reduction factor, such as 3")?);
+    let metric = Some(form.text("et_metric").trim()).filter(|m| !m.is_empty()).map(str::to_owned);
+    match kind {
+        "asha" => Ok(Some(EarlyTerminate::Asha(Asha { metric, goal: None, min_epochs: first, eta, max_epochs: None, min_runs: None }))),
+        // Strict: the metric as chosen, so that "best so far" is the user's choice here too.
+        "hyperband" => Ok(Some(EarlyTerminate::Hyperband(Hyperband {
+            min_iter: Some(first),
+            max_iter: None,
+            s: None,
+            eta,
+            strict: Some(true),
+            metric,
+            goal: None,
+        }))),
+        other => Err(error("et", format!("`{other}` is not none, asha or hyperband"))),
+    }
 }
 
 /// The input an expansion error belongs to: `base.epsilon`,
 /// `parameters.epsilon` and `epsilon` all mean the ε input. None for errors
 /// about the sweep as a whole (`parameters`: too many runs).
 pub fn input_for(error_field: &str) -> Option<&'static str> {
+    if let Some(key) = error_field.strip_prefix("early_terminate.") {
+        return Some(match key {
+            "eta" => "et_eta",
+            "metric" => "et_metric",
+            "min_epochs" | "min_iter" | "max_epochs" => "et_first",
+            _ => "et",
+        });
+    }
     let path = error_field.strip_prefix("base.").or_else(|| error_field.strip_prefix("parameters.")).unwrap_or(error_field);
     if path == "seed" {
         return Some("seeds");
@@ -738,7 +792,7 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_at_its_input() {
-        let errors = to_spec(&form(&[("epsilon", "lots"), ("method", "fgsm"), ("seeds", ""), ("search", "bayes")]))
+        let errors = to_spec(&form(&[("epsilon", "lots"), ("method", "fgsm"), ("seeds", ""), ("search", "annealing")]))
             .unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["search", "method", "epsilon", "seeds"]);

@@ -44,6 +44,8 @@ pub struct Preview {
     runs: Option<usize>,
     varies: Vec<Varies>,
     errors: Vec<FieldError>,
+    /// What to know before launching that is not an error (an unfair rung).
+    warnings: Vec<String>,
 }
 
 impl Preview {
@@ -64,7 +66,9 @@ impl Preview {
                 Varies { field, values, more }
             })
             .collect();
-        Preview { runs: Some(runs.len()), varies, errors: Vec::new() }
+        // A bayes sweep expands to its first proposal; the count is all of them.
+        let count = spec.run_count().unwrap_or(runs.len());
+        Preview { runs: Some(count), varies, errors: Vec::new(), warnings: sweeps::warnings(spec) }
     }
 
     fn count_text(&self) -> String {
@@ -79,7 +83,7 @@ impl Preview {
 /// The spec the form describes, every run generated and validated; or the
 /// errors, each at the input it concerns, with the run count if it is known.
 async fn check(form: &FormValues, state: &AppState) -> Result<(SweepSpec, Vec<SweepRun>), Preview> {
-    let refused = |errors, runs| Preview { runs, varies: Vec::new(), errors };
+    let refused = |errors, runs| Preview { runs, varies: Vec::new(), errors, warnings: Vec::new() };
     let spec = if form.is_yaml() {
         SweepSpec::parse(form.text("yaml")).map_err(|e| refused(at_inputs(form, e.errors), None))?
     } else {
@@ -192,7 +196,8 @@ pub async fn show(
         Err(e) => {
             let form = FormValues::from_config(&RunConfig::default(), &sweep_name);
             let message = format!("run {id}'s stored config cannot be read by this version ({e}); the form shows the defaults");
-            let preview = Preview { runs: None, varies: Vec::new(), errors: vec![FieldError { field: WHOLE_FORM.into(), message }] };
+            let errors = vec![FieldError { field: WHOLE_FORM.into(), message }];
+            let preview = Preview { runs: None, varies: Vec::new(), errors, warnings: Vec::new() };
             page(&state, csrf, &form, &preview, Some((id, name)), false)
         }
     }
