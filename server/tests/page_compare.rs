@@ -230,3 +230,22 @@ async fn picked_runs_get_a_results_table_by_a_differing_key(db: SqlitePool) {
     let csv = format!("/api/v1/table?runs={a}%2C{b}%2C{c}&#38;by=method&#38;published=true&#38;format=csv");
     assert!(body.contains(&csv), "no CSV link {csv} in {body}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn pruned_runs_can_be_left_out_and_brought_back(db: SqlitePool) {
+    let a = insert(&db, "a", aom(), Some(0.4)).await;
+    let b = insert(&db, "b", pgd(), Some(0.3)).await;
+    let c = insert(&db, "c", pgd(), Some(0.1)).await;
+    sqlx::query("UPDATE runs SET status = 'pruned' WHERE id = ?").bind(c).execute(&db).await.unwrap();
+
+    let all = page(&db, &format!("/compare?run={a}&run={b}&run={c}")).await;
+    assert!(all.contains("Compare 3 runs") && all.contains("status-pruned"), "the status is shown");
+    let without = page(&db, &format!("/compare?run={a}&run={b}&run={c}&without=pruned")).await;
+    assert!(without.contains("Compare 2 runs"), "{without}");
+    assert!(without.contains(&format!("Left out 1 pruned run (#{c})")), "{without}");
+    // The picker keeps the left-out run, so unticking the box brings it back.
+    assert!(without.contains(&format!(r#"<input type="hidden" name="run" value="{c}">"#)));
+    assert!(without.contains(r#"id="without-pruned" checked"#));
+    let (_, _, csv) = fetch(&db, &format!("/compare.csv?run={a}&run={b}&run={c}&without=pruned")).await;
+    assert_eq!(csv.lines().count(), 3, "a header and two runs: {csv}");
+}

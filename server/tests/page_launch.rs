@@ -243,8 +243,9 @@ async fn bayes_and_early_termination_from_the_fields_with_a_warning_for_unfair_r
     assert!(warning.contains("best_test_pgd_acc"), "{warning}");
     let fair = with(varied, "et_metric", &["best_test_pgd_acc"]);
     assert_eq!(preview(&state, &fair).await["warnings"], serde_json::json!([]));
-    // Nothing varies the schedule: no warning.
+    // Nothing varies the schedule (a peak learning rate decays at the same epochs): no warning.
     assert_eq!(preview(&state, &with(early.clone(), "epsilon", &["4/255, 8/255"])).await["warnings"], serde_json::json!([]));
+    assert_eq!(preview(&state, &with(early.clone(), "lr_max", &["0.01, 0.1"])).await["warnings"], serde_json::json!([]));
 
     // Its errors land on its fields.
     let p = preview(&state, &with(early.clone(), "et_eta", &["1"])).await;

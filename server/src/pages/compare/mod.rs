@@ -15,6 +15,7 @@ use sqlx::SqlitePool;
 use super::results::{self, ResultsView};
 use super::{duration, render, value_text};
 use crate::service;
+use crate::store::RunStatus;
 use crate::store::runs::{self, RunSummary};
 use crate::error::AppError;
 use diff::DiffRow;
@@ -31,6 +32,8 @@ struct Selection {
     problems: Vec<String>,
     /// Show every config key, not only the differing ones.
     all: bool,
+    /// Leave out the runs that early termination pruned.
+    without_pruned: bool,
 }
 
 impl Selection {
@@ -55,6 +58,7 @@ impl Selection {
                     }
                 }
                 "all" => selection.all = matches!(value.as_str(), "1" | "true" | "on" | "yes"),
+                "without" if value == RunStatus::Pruned.as_str() => selection.without_pruned = true,
                 _ => {}
             }
         }
@@ -78,6 +82,20 @@ impl Compared {
     fn duration(&self) -> String {
         self.seconds.map_or_else(|| "—".to_owned(), duration)
     }
+}
+
+/// Takes the pruned runs out of `runs` when the selection says so, with the
+/// notice that says which and how to bring them back.
+fn leave_out_pruned(selection: &Selection, runs: &mut Vec<Compared>) -> (Vec<i64>, Option<String>) {
+    if !selection.without_pruned {
+        return (Vec::new(), None);
+    }
+    let pruned: Vec<i64> = runs.iter().filter(|c| c.run.status == RunStatus::Pruned).map(|c| c.run.id).collect();
+    runs.retain(|c| c.run.status != RunStatus::Pruned);
+    let list = pruned.iter().map(|id| format!("#{id}")).collect::<Vec<_>>().join(", ");
+    let notice = (!pruned.is_empty())
+        .then(|| format!("Left out {} pruned run{} ({list}); untick “leave out pruned runs” to compare them too.", pruned.len(), if pruned.len() == 1 { "" } else { "s" }));
+    (pruned, notice)
 }
 
 /// The runs that exist, in the order asked, and the ids that do not.
@@ -109,10 +127,13 @@ fn missing_message(missing: &[i64]) -> Option<String> {
 }
 
 /// `/compare?run=..` (or `/compare.csv?..`) for these ids.
-fn href(path: &str, ids: impl IntoIterator<Item = i64>, all: bool) -> String {
+fn href(path: &str, ids: impl IntoIterator<Item = i64>, all: bool, without_pruned: bool) -> String {
     let mut pairs: Vec<(&str, String)> = ids.into_iter().map(|id| ("run", id.to_string())).collect();
     if all {
         pairs.push(("all", "1".to_owned()));
+    }
+    if without_pruned {
+        pairs.push(("without", RunStatus::Pruned.as_str().to_owned()));
     }
     let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
     if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") }
@@ -146,6 +167,9 @@ struct Compare {
     /// `1,2,3` for compare.js.
     ids: String,
     toggle_href: String,
+    /// Pruned runs are left out, and which were.
+    without_pruned: bool,
+    left_out: Vec<i64>,
     csv_href: String,
     /// The results table of the picked runs, when there are any.
     results: Option<ResultsView>,
@@ -168,9 +192,11 @@ impl Compare {
 
 pub async fn show(State(db): State<SqlitePool>, RawQuery(raw): RawQuery) -> Result<Html<String>, AppError> {
     let selection = Selection::parse(raw.as_deref());
-    let (runs, missing) = load(&db, &selection.ids).await?;
+    let (mut runs, missing) = load(&db, &selection.ids).await?;
+    let (left_out, left_out_notice) = leave_out_pruned(&selection, &mut runs);
     let mut notices = selection.problems;
     notices.extend(missing_message(&missing));
+    notices.extend(left_out_notice);
 
     let ids: Vec<i64> = runs.iter().map(|c| c.run.id).collect();
     let picked = runs
@@ -178,7 +204,12 @@ pub async fn show(State(db): State<SqlitePool>, RawQuery(raw): RawQuery) -> Resu
         .map(|c| Picked {
             id: c.run.id,
             name: c.run.name.clone(),
-            remove_href: href("/compare", ids.iter().copied().filter(|&id| id != c.run.id), selection.all),
+            remove_href: href(
+                "/compare",
+                ids.iter().chain(&left_out).copied().filter(|&id| id != c.run.id),
+                selection.all,
+                selection.without_pruned,
+            ),
         })
         .collect();
     let configs: Vec<Value> = runs.iter().map(|c| c.config.clone()).collect();
@@ -226,8 +257,10 @@ pub async fn show(State(db): State<SqlitePool>, RawQuery(raw): RawQuery) -> Resu
         differing,
         all: selection.all,
         ids: ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
-        toggle_href: href("/compare", ids.iter().copied(), !selection.all),
-        csv_href: href("/compare.csv", ids.iter().copied(), selection.all),
+        toggle_href: href("/compare", ids.iter().chain(&left_out).copied(), !selection.all, selection.without_pruned),
+        csv_href: href("/compare.csv", ids.iter().copied(), selection.all, false),
+        without_pruned: selection.without_pruned,
+        left_out,
         picked,
         lines,
         notices,
@@ -247,10 +280,11 @@ pub async fn csv(State(db): State<SqlitePool>, RawQuery(raw): RawQuery) -> Resul
     if selection.ids.is_empty() {
         return Ok(plain(StatusCode::UNPROCESSABLE_ENTITY, "Name the runs to export: /compare.csv?run=1&run=2".into()));
     }
-    let (runs, missing) = load(&db, &selection.ids).await?;
+    let (mut runs, missing) = load(&db, &selection.ids).await?;
     if let Some(message) = missing_message(&missing) {
         return Ok(plain(StatusCode::NOT_FOUND, message));
     }
+    leave_out_pruned(&selection, &mut runs);
     let configs: Vec<Value> = runs.iter().map(|c| c.config.clone()).collect();
     let rows = diff::diff(&configs);
     let exported: Vec<&DiffRow> = rows.iter().filter(|r| selection.all || r.differs).collect();
@@ -295,8 +329,9 @@ mod tests {
 
     #[test]
     fn links_name_each_run() {
-        assert_eq!(href("/compare", [1, 2], false), "/compare?run=1&run=2");
-        assert_eq!(href("/compare.csv", [7], true), "/compare.csv?run=7&all=1");
-        assert_eq!(href("/compare", [], false), "/compare");
+        assert_eq!(href("/compare", [1, 2], false, false), "/compare?run=1&run=2");
+        assert_eq!(href("/compare.csv", [7], true, false), "/compare.csv?run=7&all=1");
+        assert_eq!(href("/compare", [7], false, true), "/compare?run=7&without=pruned");
+        assert_eq!(href("/compare", [], false, false), "/compare");
     }
 }

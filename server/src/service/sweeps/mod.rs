@@ -71,13 +71,14 @@ pub async fn submit(db: &SqlitePool, runner: &Runner, spec: &SweepSpec, runs: &[
 /// errors: comparisons that early termination would make unfairly.
 pub fn warnings(spec: &SweepSpec) -> Vec<String> {
     let Some(rule) = &spec.early_terminate else { return Vec::new() };
-    let schedule_varies = spec.varying().iter().any(|p| p == "epochs" || p == "lr_schedule" || p == "lr_max");
+    // Not `lr_max`: a different peak keeps the decay at the same epochs.
+    let schedule_varies = spec.varying().iter().any(|p| p == "epochs" || p == "lr_schedule");
     let metric = rule.metric();
     if !schedule_varies || metric.is_best_so_far() {
         return Vec::new();
     }
     vec![format!(
-        "this sweep varies the learning-rate schedule (epochs, lr_schedule or lr_max) and stops runs early on `{}` at each rung: \
+        "this sweep varies the learning-rate schedule (epochs or lr_schedule) and stops runs early on `{}` at each rung: \
          robust accuracy jumps when a step schedule decays, so runs on different schedules are not compared fairly at the same epoch; \
          consider `metric: best_{}` in early_terminate (the best value so far), or sweep one schedule at a time",
         metric.name(),
