@@ -300,13 +300,13 @@ async fn early_termination_shows_its_rungs_replays_any_rule_and_filters_pruned_r
     assert_eq!(table.matches("<tr data-run").count(), 1, "{table}");
 
     // The replay of another rule: eta 2 from epoch 3, the epochs the page recorded.
-    let (_, _, replayed) = get(ready(db.clone()), &format!("/sweeps/{id}?replay=1&et_type=asha&et_first=3&et_eta=2&et_metric=test_pgd_acc")).await;
+    let (_, _, replayed) = get(ready(db.clone()), &format!("/sweeps/{id}?replay=1&et=asha&et_first=3&et_eta=2&et_metric=test_pgd_acc")).await;
     let result = section(&replayed, "id=\"replay-result\"", "</section>");
     assert!(result.contains("Rungs at epochs <strong>3, 6</strong>"), "{result}");
     assert!(result.contains("id=\"replay-stopped\">"), "{result}");
     assert_eq!(chart_data(&replayed)["rungs"], json!([3, 6]));
     // A bad field comes back at that field.
-    let (_, _, refused) = get(ready(db.clone()), &format!("/sweeps/{id}?replay=1&et_type=asha&et_first=1&et_eta=1")).await;
+    let (_, _, refused) = get(ready(db.clone()), &format!("/sweeps/{id}?replay=1&et=asha&et_first=1&et_eta=1")).await;
     assert!(refused.contains("id=\"et_eta-error\""), "{}", section(&refused, "id=\"sweep-replay\"", "</section>"));
 }
 

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod home;
 pub mod launch;
 mod results;
+mod rule_form;
 pub mod run;
 pub mod sweep;
 

@@ -11,10 +11,11 @@
 //! without a count is every integer in it (`0..4`). In random search a range
 //! is sampled, so its count is not needed. Choice fields take every checked box.
 
-use advmix_protocol::sweep::early_terminate::{Asha, Hyperband};
-use advmix_protocol::sweep::{Distribution, EarlyTerminate, Parameter, SweepMethod, SweepSpec};
+use advmix_protocol::sweep::{Distribution, Parameter, SweepMethod, SweepSpec};
 use advmix_protocol::{FieldError, RunConfig};
 use serde_json::{Map, Number, Value};
+
+use crate::pages::rule_form;
 
 /// Grid ranges are expanded here, so this bounds what one field may allocate;
 /// the sweep's own run limit applies after.
@@ -580,55 +581,20 @@ pub fn to_spec(form: &FormValues) -> Result<SweepSpec, Vec<FieldError>> {
         Ok(seeds) => spec.seeds = Some(seeds),
         Err(message) => errors.push(error("seeds", message)),
     }
-    match early_terminate(form) {
+    match rule_form::rule(form.text("et"), form.text("et_first"), form.text("et_eta"), form.text("et_metric")) {
         Ok(rule) => spec.early_terminate = rule,
         Err(e) => errors.push(e),
     }
     if errors.is_empty() { Ok(spec) } else { Err(errors) }
 }
 
-/// The early-termination inputs as a rule: none, ASHA from `et_first`
-/// (`min_epochs`), or W&B's Hyperband from it (`min_iter`); `et_eta` and
-/// `et_metric` for both. The rule's own checks run with the spec's.
-fn early_terminate(form: &FormValues) -> Result<Option<EarlyTerminate>, FieldError> {
-    let kind = form.text("et").trim();
-    if kind.is_empty() || kind == "none" {
-        return Ok(None);
-    }
-    let whole = |input: &str, what: &str| -> Result<u32, FieldError> {
-        let text = form.text(input).trim();
-        text.parse::<u32>().map_err(|_| error(input, format!("`{text}` is not a whole number; give {what}")))
-    };
-    let first = whole("et_first", "the first rung's epoch, such as 1")?;
-    let eta = Some(whole("et_eta", "the reduction factor, such as 3")?);
-    let metric = Some(form.text("et_metric").trim()).filter(|m| !m.is_empty()).map(str::to_owned);
-    match kind {
-        "asha" => Ok(Some(EarlyTerminate::Asha(Asha { metric, goal: None, min_epochs: first, eta, max_epochs: None, min_runs: None }))),
-        // Strict: the metric as chosen, so that "best so far" is the user's choice here too.
-        "hyperband" => Ok(Some(EarlyTerminate::Hyperband(Hyperband {
-            min_iter: Some(first),
-            max_iter: None,
-            s: None,
-            eta,
-            strict: Some(true),
-            metric,
-            goal: None,
-        }))),
-        other => Err(error("et", format!("`{other}` is not none, asha or hyperband"))),
-    }
-}
 
 /// The input an expansion error belongs to: `base.epsilon`,
 /// `parameters.epsilon` and `epsilon` all mean the ε input. None for errors
 /// about the sweep as a whole (`parameters`: too many runs).
 pub fn input_for(error_field: &str) -> Option<&'static str> {
-    if let Some(key) = error_field.strip_prefix("early_terminate.") {
-        return Some(match key {
-            "eta" => "et_eta",
-            "metric" => "et_metric",
-            "min_epochs" | "min_iter" | "max_epochs" => "et_first",
-            _ => "et",
-        });
+    if let Some(input) = rule_form::input_for(error_field) {
+        return Some(input);
     }
     let path = error_field.strip_prefix("base.").or_else(|| error_field.strip_prefix("parameters.")).unwrap_or(error_field);
     if path == "seed" {

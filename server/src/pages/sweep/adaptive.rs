@@ -2,12 +2,12 @@
 //! the "what would early termination have done" replay, a bayes sweep's
 //! proposals, and the sweep's history of changes.
 
-use advmix_protocol::sweep::early_terminate::{Asha, Hyperband, Replay};
+use advmix_protocol::sweep::early_terminate::Replay;
 use advmix_protocol::sweep::{EarlyTerminate, EpochMetric, SweepSpec};
 use serde::Serialize;
 use sqlx::SqlitePool;
 
-use super::super::percent;
+use super::super::{percent, rule_form};
 use crate::error::AppError;
 use crate::service;
 use crate::store::runs::RunSummary;
@@ -53,7 +53,7 @@ impl ReplayForm {
         let asked = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim().to_owned());
         let default = Self::of(own);
         let form = ReplayForm {
-            kind: asked("et_type").unwrap_or(default.kind),
+            kind: asked("et").unwrap_or(default.kind),
             first: asked("et_first").unwrap_or(default.first),
             eta: asked("et_eta").unwrap_or(default.eta),
             metric: asked("et_metric").unwrap_or(default.metric),
@@ -82,32 +82,10 @@ impl ReplayForm {
 
     /// The rule the fields describe, or the field at fault and why.
     fn rule(&self) -> Result<EarlyTerminate, (String, String)> {
-        let whole = |field: &str, text: &str| -> Result<u32, (String, String)> {
-            text.parse::<u32>()
-                .map_err(|_| (field.to_owned(), format!("`{text}` is not a whole number; give one such as 1 or 3")))
-        };
-        let first = whole("et_first", &self.first)?;
-        let eta = Some(whole("et_eta", &self.eta)?);
-        let metric = (!self.metric.is_empty()).then(|| self.metric.clone());
-        match self.kind.as_str() {
-            "asha" => Ok(EarlyTerminate::Asha(Asha {
-                metric,
-                goal: None,
-                min_epochs: first,
-                eta,
-                max_epochs: None,
-                min_runs: None,
-            })),
-            "hyperband" => Ok(EarlyTerminate::Hyperband(Hyperband {
-                min_iter: Some(first),
-                max_iter: None,
-                s: None,
-                eta,
-                strict: Some(true),
-                metric,
-                goal: None,
-            })),
-            other => Err(("et_type".into(), format!("`{other}` is not a scheme; choose asha or hyperband"))),
+        match rule_form::rule(&self.kind, &self.first, &self.eta, &self.metric) {
+            Ok(Some(rule)) => Ok(rule),
+            Ok(None) => Err(("et".into(), "choose a scheme to replay: asha or hyperband".into())),
+            Err(e) => Err((e.field, e.message)),
         }
     }
 }
@@ -147,8 +125,8 @@ pub async fn replay(
     let replay: Replay = match service::sweeps::replay::replay(db, sweep_id, Some(rule)).await {
         Ok((_, replay)) => replay,
         Err(AppError::Invalid(errors)) => {
-            let first = errors.into_iter().next().map(|e| (page_field(&e.field), e.message));
-            return Ok(Err(first.unwrap_or_else(|| ("et_type".into(), "this rule cannot be replayed".into()))));
+            let first = errors.into_iter().next().map(|e| (rule_form::input_for(&e.field).unwrap_or("et").to_owned(), e.message));
+            return Ok(Err(first.unwrap_or_else(|| ("et".into(), "this rule cannot be replayed".into()))));
         }
         Err(other) => return Err(other),
     };
@@ -177,16 +155,6 @@ pub async fn replay(
     }))
 }
 
-/// A rule's field (`early_terminate.eta`) as the replay form names it.
-fn page_field(field: &str) -> String {
-    match field.trim_start_matches("early_terminate.") {
-        "eta" => "et_eta",
-        "metric" => "et_metric",
-        "min_epochs" | "min_iter" | "max_epochs" => "et_first",
-        _ => "et_type",
-    }
-    .to_owned()
-}
 
 /// A bayes sweep's proposals in order, for the chart of each numeric
 /// parameter against the objective.
