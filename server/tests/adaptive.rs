@@ -312,3 +312,74 @@ async fn a_paused_sweeps_queued_runs_wait_until_it_is_resumed(db: SqlitePool) {
     let (status, _) = call(&state, "POST", "/api/v1/sweeps/999/pause", Value::Null).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// A sweep of three runs on one slot of an executor that runs nothing: one
+/// runs, two wait.
+async fn three_on_one_slot(db: &SqlitePool) -> (advmix_server::AppState, tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>, i64) {
+    let fake = std::sync::Arc::new(common::fake::FakeExecutor::new(None));
+    let compute = Compute::Unavailable { trainer: "".into(), reason: "".into() };
+    let data = tempfile::tempdir().unwrap().keep();
+    let (state, stop) = common::with_executor(db.clone(), compute, fake, &data, 1);
+    let scheduling = tokio::spawn(state.runner.clone().run());
+    let spec = json!({"method": "grid", "base": {"epochs": 5}, "parameters": {"lr_max": {"values": [0.01, 0.02, 0.03]}}});
+    let (_, created) = call(&state, "POST", "/api/v1/sweeps", spec).await;
+    let sweep = created["id"].as_i64().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while runs_of(&state, sweep).await.iter().filter(|r| r["status"] == "running").count() < 1 {
+        assert!(tokio::time::Instant::now() < deadline, "no run started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (state, stop, scheduling, sweep)
+}
+
+fn statuses(runs: &[Value]) -> Vec<&str> {
+    let mut all: Vec<&str> = runs.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    all.sort_unstable();
+    all
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_whole_sweep_stops_or_loses_only_its_queue_and_is_paused(db: SqlitePool) {
+    let (state, stop, scheduling, sweep) = three_on_one_slot(&db).await;
+    let (status, done) = call(&state, "POST", &format!("/api/v1/sweeps/{sweep}/cancel"), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!((done["cancelled"].as_u64(), done["stopping"].as_u64()), (Some(2), Some(0)), "{done}");
+    assert_eq!(statuses(&runs_of(&state, sweep).await), ["running", "stopped", "stopped"], "the running one goes on");
+    let (_, got) = call(&state, "GET", &format!("/api/v1/sweeps/{sweep}"), Value::Null).await;
+    assert_eq!(got["paused"], true, "nothing new starts: {got}");
+
+    let (status, done) = call(&state, "POST", &format!("/api/v1/sweeps/{sweep}/stop"), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!((done["cancelled"].as_u64(), done["stopping"].as_u64()), (Some(0), Some(1)), "{done}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while statuses(&runs_of(&state, sweep).await) != ["stopped", "stopped", "stopped"] {
+        assert!(tokio::time::Instant::now() < deadline, "{:?}", statuses(&runs_of(&state, sweep).await));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, got) = call(&state, "GET", &format!("/api/v1/sweeps/{sweep}"), Value::Null).await;
+    let changes: Vec<&str> = got["changes"].as_array().unwrap().iter().map(|c| c["summary"].as_str().unwrap()).collect();
+    assert_eq!(changes, ["paused", "cancelled 2 queued runs", "stopped all: 1 stopping, 0 taken out of the queue"]);
+    let (status, _) = call(&state, "POST", "/api/v1/sweeps/999/stop", Value::Null).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    stop.send(true).unwrap();
+    scheduling.await.unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_sweeps_priority_reorders_its_queue_and_its_later_runs(db: SqlitePool) {
+    let state = common::ready(db.clone());
+    let (_, created) = call(&state, "POST", "/api/v1/sweeps", serde_json::from_str(GRID).unwrap()).await;
+    let sweep = created["id"].as_i64().unwrap();
+    let (status, body) = call(&state, "PATCH", &format!("/api/v1/sweeps/{sweep}"), json!({"priority": 5})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["queued_runs"], 2);
+    let (_, grown) = call(&state, "POST", &format!("/api/v1/sweeps/{sweep}/grow"), json!({"seeds": [1]})).await;
+    assert_eq!(grown["added"], 2);
+    let priorities: Vec<i64> = runs_of(&state, sweep).await.iter().map(|r| r["priority"].as_i64().unwrap()).collect();
+    assert_eq!(priorities, [5, 5, 5, 5], "grown runs take the sweep's priority");
+    let (_, got) = call(&state, "GET", &format!("/api/v1/sweeps/{sweep}"), Value::Null).await;
+    assert_eq!(got["priority"], 5);
+    let (status, body) = call(&state, "PATCH", &format!("/api/v1/sweeps/{sweep}"), json!({"priority": "high"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}

@@ -341,3 +341,26 @@ async fn the_page_pauses_resumes_and_grows_the_sweep_with_errors_at_their_field(
     let (_, _, body) = get(ready(db.clone()), &location).await;
     assert!(body.contains("id=\"grow-values-error\""), "{}", section(&body, "id=\"sweep-grow\"", "</section>"));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_page_sets_the_priority_and_stops_the_whole_sweep(db: SqlitePool) {
+    let id = create_sweep(&db, spec("whole")).await;
+    let page = format!("/sweeps/{id}");
+    let (_, _, body) = get(ready(db.clone()), &page).await;
+    assert!(body.contains("data-action=\"stop-sweep\"") && body.contains("Cancel 4 queued"), "both actions offered");
+
+    let (_, location) = submit(&db, &page, &format!("/sweeps/{id}/priority"), &[("priority", "high")]).await;
+    assert!(location.ends_with("#sweep-actions"), "{location}");
+    let (_, _, body) = get(ready(db.clone()), &location).await;
+    assert!(body.contains("id=\"sweep-priority-error\"") && body.contains("`high` is not a priority"));
+    let (_, location) = submit(&db, &page, &format!("/sweeps/{id}/priority"), &[("priority", "3")]).await;
+    let (_, _, body) = get(ready(db.clone()), &location).await;
+    assert!(body.contains("Priority 3: 4 queued runs reordered") && body.contains(r#"id="sweep-priority" value="3""#));
+
+    let (_, location) = submit(&db, &page, &format!("/sweeps/{id}/stop"), &[]).await;
+    let (_, _, body) = get(ready(db.clone()), &location).await;
+    assert!(body.contains("4 were taken out of the queue") && body.contains("id=\"sweep-paused\""), "{}", section(&body, "<main", "sweep-controls"));
+    assert!(!body.contains("data-action=\"stop-sweep\""), "nothing left to stop");
+    let stopped: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE sweep_id = ? AND status = 'stopped'").bind(id).fetch_one(&db).await.unwrap();
+    assert_eq!(stopped, 4);
+}

@@ -74,6 +74,33 @@ pub async fn resume(State(db): State<SqlitePool>, State(runner): State<Runner>, 
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Stops every queued or running run of the sweep, pausing it.
+pub async fn stop(State(db): State<SqlitePool>, State(runner): State<Runner>, Path(id): Path<i64>) -> Result<Json<sweeps::Halted>, AppError> {
+    Ok(Json(sweeps::halt(&db, &runner, id, sweeps::Halt::All).await?))
+}
+
+/// Takes the sweep's queued runs out of the queue, pausing it; running ones go on.
+pub async fn cancel(State(db): State<SqlitePool>, State(runner): State<Runner>, Path(id): Path<i64>) -> Result<Json<sweeps::Halted>, AppError> {
+    Ok(Json(sweeps::halt(&db, &runner, id, sweeps::Halt::Queued).await?))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepPatch {
+    priority: i64,
+}
+
+/// `{"priority": N}`: the sweep's and its queued runs' priority.
+pub async fn patch(
+    State(db): State<SqlitePool>,
+    State(runner): State<Runner>,
+    Path(id): Path<i64>,
+    ApiJson(patch): ApiJson<SweepPatch>,
+) -> Result<Json<Value>, AppError> {
+    let reordered = sweeps::set_priority(&db, &runner, id, patch.priority).await?;
+    Ok(Json(json!({ "priority": patch.priority, "queued_runs": reordered })))
+}
+
 /// The body is an `early_terminate` rule (JSON), or empty for the sweep's own.
 pub async fn replay(State(db): State<SqlitePool>, Path(id): Path<i64>, ApiBytes(body): ApiBytes) -> Result<Json<Value>, AppError> {
     let rule = if body.iter().all(u8::is_ascii_whitespace) {

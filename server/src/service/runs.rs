@@ -110,8 +110,6 @@ pub async fn stop(db: &SqlitePool, runner: &Runner, id: i64) -> Result<Stop, App
     }
 }
 
-/// A new attempt of the same run, continuing from its last checkpoint when
-/// it has one; true when it does.
 /// What a resume did: whether the new attempt starts from the run's
 /// checkpoint, and whether it was a pruned run's "continue anyway" (early
 /// termination leaves it alone from now on).
@@ -121,6 +119,8 @@ pub struct Resumed {
     pub continued: bool,
 }
 
+/// A new attempt of the same run, continuing from its last checkpoint when
+/// it has one.
 pub async fn resume(db: &SqlitePool, runner: &Runner, id: i64) -> Result<Resumed, AppError> {
     let run = store::runs::fetch(db, id).await?;
     if !run.status.is_resumable() {

@@ -262,7 +262,6 @@ pub async fn config(db: &SqlitePool, id: i64) -> sqlx::Result<String> {
     sqlx::query_scalar("SELECT config FROM runs WHERE id = ?").bind(id).fetch_one(db).await
 }
 
-/// The newest run id, 0 when there has never been a run.
 /// Every run's resolved config (JSON) in sweep `sweep_id`, by id.
 pub async fn configs_of_sweep(db: &SqlitePool, sweep_id: i64) -> sqlx::Result<Vec<(i64, String)>> {
     sqlx::query_as("SELECT id, config FROM runs WHERE sweep_id = ? ORDER BY id").bind(sweep_id).fetch_all(db).await
@@ -280,6 +279,7 @@ pub async fn started_seconds(db: &SqlitePool, sweep_id: i64) -> sqlx::Result<Vec
     .await
 }
 
+/// The newest run id, 0 when there has never been a run.
 pub async fn max_id(db: &SqlitePool) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM runs").fetch_one(db).await
 }

@@ -28,9 +28,11 @@ pub async fn insert(
 
 // A slice, not an iterator of closures: a closure borrowed across the
 // awaits below makes the futures of the handlers that call this not Send.
+// Each run takes the sweep's priority.
 async fn insert_runs(tx: &mut SqliteConnection, sweep_id: i64, runs: &[(&SweepRun, Option<i64>)]) -> sqlx::Result<()> {
+    let priority: i64 = sqlx::query_scalar("SELECT priority FROM sweeps WHERE id = ?").bind(sweep_id).fetch_one(&mut *tx).await?;
     for &(run, proposal) in runs {
-        super::runs::insert(tx, Some(sweep_id), &run.name, &run.config, &run.params, 0, proposal).await?;
+        super::runs::insert(tx, Some(sweep_id), &run.name, &run.config, &run.params, priority, proposal).await?;
     }
     Ok(())
 }
@@ -92,6 +94,31 @@ pub async fn set_paused(db: &SqlitePool, sweep_id: i64, paused: bool, change: Ch
     Ok(true)
 }
 
+/// Sets the priority of a sweep and of its runs still waiting in advmix's
+/// queue, recording the change; the number of runs it reordered.
+pub async fn set_priority(db: &SqlitePool, sweep_id: i64, priority: i64, change: Change<'_>) -> sqlx::Result<u64> {
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE sweeps SET priority = ? WHERE id = ?").bind(priority).bind(sweep_id).execute(&mut *tx).await?;
+    let runs = sqlx::query("UPDATE runs SET priority = ? WHERE sweep_id = ? AND status = 'queued' AND handle IS NULL")
+        .bind(priority)
+        .bind(sweep_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    record(&mut tx, sweep_id, &change, 0).await?;
+    tx.commit().await?;
+    Ok(runs)
+}
+
+/// Records a change that touched runs rather than the spec (a stop of the
+/// whole sweep): the spec stays as it is.
+pub async fn note(db: &SqlitePool, sweep_id: i64, summary: &str, change: &str) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
+    let spec: String = sqlx::query_scalar("SELECT spec FROM sweeps WHERE id = ?").bind(sweep_id).fetch_one(&mut *tx).await?;
+    record(&mut tx, sweep_id, &Change { summary, change, spec: &spec }, 0).await?;
+    tx.commit().await
+}
+
 #[derive(serde::Serialize, sqlx::FromRow, Clone, Debug)]
 pub struct ChangeRow {
     pub at: String,
@@ -123,6 +150,7 @@ pub struct SweepRow {
     pub pruned: i64,
     pub best_robust_acc: Option<f64>,
     pub paused: bool,
+    pub priority: i64,
 }
 
 /// A sweep's status follows its runs ('active' while any is queued or
@@ -134,6 +162,7 @@ const SWEEP_SELECT: &str = "SELECT s.id, s.name,
          WHEN count(r.id) FILTER (WHERE r.status IN ('queued', 'running')) > 0 THEN 'active'
          ELSE 'done' END AS status,
     s.paused,
+    s.priority,
     s.created_at,
     count(r.id) AS runs,
     count(r.id) FILTER (WHERE r.status = 'queued') AS queued,
@@ -164,10 +193,11 @@ pub struct SweepHead {
     pub spec: String,
     pub created_at: String,
     pub paused: bool,
+    pub priority: i64,
 }
 
 pub async fn head(db: &SqlitePool, id: i64) -> sqlx::Result<Option<SweepHead>> {
-    sqlx::query_as("SELECT name, spec, created_at, paused FROM sweeps WHERE id = ?").bind(id).fetch_optional(db).await
+    sqlx::query_as("SELECT name, spec, created_at, paused, priority FROM sweeps WHERE id = ?").bind(id).fetch_optional(db).await
 }
 
 /// The bayes sweeps, oldest first, that may want their next proposal: not

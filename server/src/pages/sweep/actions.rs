@@ -1,4 +1,5 @@
-//! The sweep page's forms: pause, resume and grow. Each calls the same core
+//! The sweep page's forms: pause, resume, stop all, cancel the queued runs,
+//! the sweep's priority, and grow. Each calls the same core
 //! as its API endpoint and redirects (303) back to the sweep page with a
 //! notice; a refused grow comes back with its message at the field at fault.
 
@@ -42,7 +43,11 @@ fn back(id: i64, notice: &str, field: Option<&str>) -> Response {
         pairs.push(("field", field));
     }
     let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
-    let anchor = if field.is_some() { "#sweep-grow" } else { "" };
+    let anchor = match field {
+        Some("priority") => "#sweep-actions",
+        Some(_) => "#sweep-grow",
+        None => "",
+    };
     Redirect::to(&format!("/sweeps/{id}?{query}{anchor}")).into_response()
 }
 
@@ -83,6 +88,42 @@ pub async fn resume(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm
     let result = sweeps::pause(&state.db, &state.runner, id, false)
         .await
         .map(|()| back(id, "Resumed: its queued runs start as slots free up.", None));
+    finish(id, result).await
+}
+
+pub async fn stop(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(_): CsrfForm<Plain>) -> Response {
+    let result = sweeps::halt(&state.db, &state.runner, id, sweeps::Halt::All).await.map(|done| {
+        let notice = format!(
+            "Stopping the sweep: {} runs save a checkpoint and stop, {} were taken out of the queue. The sweep is paused; resume it, or resume runs one by one.",
+            done.stopping, done.cancelled
+        );
+        back(id, &notice, None)
+    });
+    finish(id, result).await
+}
+
+pub async fn cancel(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(_): CsrfForm<Plain>) -> Response {
+    let result = sweeps::halt(&state.db, &state.runner, id, sweeps::Halt::Queued).await.map(|done| {
+        let notice = format!("Took {} queued runs out of the queue; running ones go on. The sweep is paused until you resume it.", done.cancelled);
+        back(id, &notice, None)
+    });
+    finish(id, result).await
+}
+
+#[derive(Deserialize)]
+pub struct PriorityForm {
+    #[serde(default)]
+    priority: String,
+}
+
+pub async fn priority(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(form): CsrfForm<PriorityForm>) -> Response {
+    let text = form.priority.trim();
+    let Ok(priority) = text.parse::<i64>() else {
+        return back(id, &format!("`{text}` is not a priority; give a whole number (higher starts first, 0 is the default)"), Some("priority"));
+    };
+    let result = sweeps::set_priority(&state.db, &state.runner, id, priority)
+        .await
+        .map(|n| back(id, &format!("Priority {priority}: {n} queued runs reordered, and the sweep's later runs get it too."), None));
     finish(id, result).await
 }
 

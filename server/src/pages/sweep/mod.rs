@@ -136,6 +136,7 @@ struct SweepPage {
     data: String,
     csrf: String,
     paused: bool,
+    priority: i64,
     /// The sweep's early termination in a sentence.
     early_terminate: Option<String>,
     /// Runs the table shows: one status, or all.
@@ -313,6 +314,7 @@ pub async fn show(
         id,
         csrf: csrf.0,
         paused: head.paused,
+        priority: head.priority,
         early_terminate: described.map(|(text, _)| text),
         status_filter,
         statuses: RunStatus::ALL,

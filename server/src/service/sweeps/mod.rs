@@ -123,3 +123,67 @@ pub async fn proposals(db: &SqlitePool, id: i64, spec: &SweepSpec) -> Result<Vec
         .map(|(index, o)| Proposal { index, params: o.params, value: o.value })
         .collect())
 }
+
+/// What a sweep-wide stop takes: every live run, or only the queued ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Halt {
+    All,
+    Queued,
+}
+
+/// What a sweep-wide stop did.
+#[derive(Serialize, Debug, Default)]
+pub struct Halted {
+    /// Runs told to stop; they save a checkpoint and end as `stopped`.
+    pub stopping: usize,
+    /// Runs taken out of the queue.
+    pub cancelled: usize,
+    /// Runs that changed state meanwhile (one that just started, say) and
+    /// were left as they are.
+    pub skipped: usize,
+}
+
+/// Stops a whole sweep (`Halt::All`), or takes its queued runs out of the
+/// queue (`Halt::Queued`). Either first pauses the sweep, so that the
+/// scheduler claims none of its runs meanwhile and a bayes sweep proposes
+/// no new ones; resuming the sweep lets it go on. Each run is stopped as
+/// its own stop would, and keeps its checkpoints.
+pub async fn halt(db: &SqlitePool, runner: &Runner, id: i64, halt: Halt) -> Result<Halted, AppError> {
+    let head = store::sweeps::head(db, id).await?.ok_or(AppError::NotFound)?;
+    if !head.paused {
+        let change = store::sweeps::Change { summary: "paused", change: r#"{"pause":true}"#, spec: &head.spec };
+        store::sweeps::set_paused(db, id, true, change).await?;
+    }
+    let runs = store::runs::of_sweep(db, id).await?;
+    let mut done = Halted::default();
+    for run in runs.iter().filter(|r| r.status.is_live()) {
+        let waiting = run.status == store::RunStatus::Queued && run.handle.is_none();
+        if halt == Halt::Queued && !waiting {
+            continue;
+        }
+        match super::runs::stop(db, runner, run.id).await {
+            Ok(super::runs::Stop::Dequeued) => done.cancelled += 1,
+            Ok(super::runs::Stop::Stopping) => done.stopping += 1,
+            Err(AppError::Conflict(_)) => done.skipped += 1,
+            Err(other) => return Err(other),
+        }
+    }
+    let (summary, change) = match halt {
+        Halt::All => (format!("stopped all: {} stopping, {} taken out of the queue", done.stopping, done.cancelled), r#"{"stop":"all"}"#),
+        Halt::Queued => (format!("cancelled {} queued runs", done.cancelled), r#"{"stop":"queued"}"#),
+    };
+    store::sweeps::note(db, id, &summary, change).await?;
+    Ok(done)
+}
+
+/// Gives a sweep, its queued runs and every run it queues from now on this
+/// priority (higher starts first); the number of queued runs reordered.
+pub async fn set_priority(db: &SqlitePool, runner: &Runner, id: i64, priority: i64) -> Result<u64, AppError> {
+    let head = store::sweeps::head(db, id).await?.ok_or(AppError::NotFound)?;
+    let summary = format!("priority {} → {priority}", head.priority);
+    let change = serde_json::json!({ "priority": priority }).to_string();
+    let record = store::sweeps::Change { summary: &summary, change: &change, spec: &head.spec };
+    let runs = store::sweeps::set_priority(db, id, priority, record).await?;
+    runner.wake();
+    Ok(runs)
+}
