@@ -254,8 +254,23 @@
     drawAll();
   }
 
+  // The ranking and results tables are the server's: when a run ends or an
+  // evaluation finishes, the page is fetched again and the two swapped in,
+  // so AutoAttack results and finished runs fill them as they come.
+  async function loadTables() {
+    const response = await fetch(window.location.href, { headers: { accept: 'text/html' } });
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), 'text/html');
+    for (const id of ['sweep-runs-panel', 'sweep-results']) {
+      const next = fresh.getElementById(id);
+      const now = document.getElementById(id);
+      if (next && now) now.replaceWith(next);
+    }
+  }
+
   const refreshSeries = throttled(loadSeries, SERIES_DELAY_MS);
   const refreshRuns = throttled(loadRuns, RUNS_DELAY_MS);
+  const refreshTables = throttled(loadTables, RUNS_DELAY_MS);
 
   function onEvent(message) {
     const run = byId.get(message.run_id);
@@ -272,6 +287,7 @@
     }
     const status = event.type === 'status' ? event.status : STATUS_AFTER[event.type];
     if (status) run.status = status;
+    if (status && status !== 'running' && status !== 'queued') refreshTables();
     updateRow(run);
     updateProgress();
     if (event.type !== 'checkpoint' && event.type !== 'samples') refreshRuns();
@@ -343,10 +359,18 @@
   // Subscribed even when every run has ended: a run can be resumed or rerun.
   if (A.live) {
     A.live('/api/v1/events', onEvent, {
+      named: {
+        eval_status: (message) => {
+          if (!byId.has(message.run_id) || !message.eval || message.eval.status !== 'succeeded') return;
+          refreshRuns();
+          refreshTables();
+        },
+      },
       // Events were missed while the stream was down.
       onReconnect: () => {
         refreshRuns();
         refreshSeries();
+        refreshTables();
       },
     });
   }

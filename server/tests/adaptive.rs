@@ -383,3 +383,37 @@ async fn a_sweeps_priority_reorders_its_queue_and_its_later_runs(db: SqlitePool)
     let (status, body) = call(&state, "PATCH", &format!("/api/v1/sweeps/{sweep}"), json!({"priority": "high"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_sweeps_best_checkpoints_are_evaluated_once_each_best_runs_first(db: SqlitePool) {
+    let state = common::ready(db.clone());
+    let (_, created) = call(&state, "POST", "/api/v1/sweeps", serde_json::from_str(GRID).unwrap()).await;
+    let sweep = created["id"].as_i64().unwrap();
+    let (status, body) = call(&state, "POST", &format!("/api/v1/sweeps/{sweep}/evaluate"), json!({"attack": "aa-fast"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "nothing finished yet: {body}");
+    assert!(body["error"].as_str().unwrap().contains("no finished run"), "{body}");
+
+    let _ = call(&state, "POST", &format!("/api/v1/sweeps/{sweep}/grow"), json!({"seeds": [1]})).await;
+    // Three finished runs with best checkpoints (one better than the others), one still queued.
+    let ids: Vec<i64> = runs_of(&state, sweep).await.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    for (id, best) in ids.iter().take(3).zip([0.2, 0.5, 0.3]) {
+        sqlx::query("UPDATE runs SET status = 'succeeded', best_robust_acc = ?, epochs_done = 2 WHERE id = ?").bind(best).bind(id).execute(&db).await.unwrap();
+        sqlx::query("INSERT INTO checkpoints (run_id, epoch, kind, path, bytes, sha256) VALUES (?, 2, 'best', 'checkpoints/best.safetensors', 1, 'x')")
+            .bind(id)
+            .execute(&db)
+            .await
+            .unwrap();
+    }
+    let (status, body) = call(&state, "POST", &format!("/api/v1/sweeps/{sweep}/evaluate"), json!({"attack": "aa-fast", "n": 200, "top": 2})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let runs: Vec<i64> = body["queued"].as_array().unwrap().iter().map(|e| e["run_id"].as_i64().unwrap()).collect();
+    assert_eq!(runs, [ids[1], ids[2]], "the top two by best robust accuracy");
+    assert!(body["queued"].as_array().unwrap().iter().all(|e| e["suite"] == "aa-fast" && e["n"] == 200 && e["status"] == "queued"));
+    // All of them now: the two already queued are not queued twice.
+    let (_, body) = call(&state, "POST", &format!("/api/v1/sweeps/{sweep}/evaluate"), json!({"attack": "aa-fast", "n": 200})).await;
+    assert_eq!((body["queued"].as_array().unwrap().len(), body["already"].as_u64()), (1, Some(2)), "{body}");
+    let (status, body) = call(&state, "POST", &format!("/api/v1/sweeps/{sweep}/evaluate"), json!({"attack": "fgsm"})).await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("attack")), "{body}");
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM evals").fetch_one(&db).await.unwrap();
+    assert_eq!(jobs, 3);
+}

@@ -357,6 +357,14 @@ async fn the_page_sets_the_priority_and_stops_the_whole_sweep(db: SqlitePool) {
     let (_, _, body) = get(ready(db.clone()), &location).await;
     assert!(body.contains("Priority 3: 4 queued runs reordered") && body.contains(r#"id="sweep-priority" value="3""#));
 
+    // Evaluating best checkpoints before any run finished says why not, at the form.
+    let (_, location) = submit(&db, &page, &format!("/sweeps/{id}/evaluate"), &[("attack", "aa-fast"), ("n", "many")]).await;
+    let (_, _, body) = get(ready(db.clone()), &location).await;
+    assert!(body.contains("id=\"sweep-eval_n-error\"") && body.contains("`many` is not a whole number"), "{location}");
+    let (_, location) = submit(&db, &page, &format!("/sweeps/{id}/evaluate"), &[("attack", "aa-fast"), ("n", "100")]).await;
+    let (_, _, body) = get(ready(db.clone()), &location).await;
+    assert!(body.contains("id=\"sweep-evaluate-error\"") && body.contains("no finished run"), "{location}");
+
     let (_, location) = submit(&db, &page, &format!("/sweeps/{id}/stop"), &[]).await;
     let (_, _, body) = get(ready(db.clone()), &location).await;
     assert!(body.contains("4 were taken out of the queue") && body.contains("id=\"sweep-paused\""), "{}", section(&body, "<main", "sweep-controls"));

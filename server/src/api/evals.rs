@@ -35,6 +35,27 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(row)))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepEvaluateBody {
+    attack: String,
+    n: Option<i64>,
+    epsilon: Option<f64>,
+    /// Only the best `top` runs by best robust accuracy; all finished runs when left out.
+    top: Option<usize>,
+}
+
+/// The best checkpoint of every finished run of a sweep (or of its top runs).
+pub async fn sweep(
+    State(db): State<SqlitePool>,
+    State(runner): State<Runner>,
+    Path(sweep_id): Path<i64>,
+    ApiJson(body): ApiJson<SweepEvaluateBody>,
+) -> Result<(StatusCode, Json<evals::SweepEvaluation>), AppError> {
+    let request = Request { suite: body.attack, n: body.n, epsilon: body.epsilon };
+    Ok((StatusCode::CREATED, Json(evals::sweep_best(&db, &runner, sweep_id, &request, body.top).await?)))
+}
+
 pub async fn for_run(State(db): State<SqlitePool>, Path(run_id): Path<i64>) -> Result<Json<Vec<EvalRow>>, AppError> {
     store::runs::fetch(&db, run_id).await?;
     Ok(Json(store::evals::list_for_run(&db, run_id).await?))

@@ -39,6 +39,50 @@ pub async fn queue(db: &SqlitePool, runner: &Runner, checkpoint_id: i64, request
     Ok(row)
 }
 
+/// What evaluating a sweep's best checkpoints queued.
+#[derive(serde::Serialize, Debug, Default)]
+pub struct SweepEvaluation {
+    /// The jobs queued, best run first.
+    pub queued: Vec<EvalRow>,
+    /// Checkpoints that already have this evaluation (queued, running or done).
+    pub already: usize,
+}
+
+/// Queues `request` on the `best` checkpoint of each finished run of sweep
+/// `sweep_id`, or of the `top` runs by best robust accuracy; a checkpoint
+/// that already has the same evaluation is left alone, so asking twice
+/// queues nothing twice.
+pub async fn sweep_best(
+    db: &SqlitePool,
+    runner: &Runner,
+    sweep_id: i64,
+    request: &Request,
+    top: Option<usize>,
+) -> Result<SweepEvaluation, AppError> {
+    store::sweeps::head(db, sweep_id).await?.ok_or(AppError::NotFound)?;
+    if top == Some(0) {
+        return Err(AppError::field("top", "is 0; give how many of the best runs to evaluate, or leave it out for all"));
+    }
+    let mut best = store::checkpoints::best_of_sweep(db, sweep_id).await?;
+    if best.is_empty() {
+        return Err(AppError::Conflict(format!(
+            "sweep {sweep_id} has no finished run with a best checkpoint yet; evaluate once runs have finished"
+        )));
+    }
+    best.truncate(top.unwrap_or(usize::MAX));
+    let n = request.n.unwrap_or(DEFAULT_POINTS);
+    let mut done = SweepEvaluation::default();
+    for (_, checkpoint_id) in best {
+        let (_, epoch) = store::checkpoints::run_and_epoch(db, checkpoint_id).await?;
+        if store::evals::has_job(db, checkpoint_id, epoch, &request.suite, n).await? {
+            done.already += 1;
+            continue;
+        }
+        done.queued.push(queue(db, runner, checkpoint_id, request).await?);
+    }
+    Ok(done)
+}
+
 /// A checkpoint with what it was evaluated against and the result, as the
 /// run page's table and `/api/v1/runs/{id}/checkpoints` show it.
 #[derive(serde::Serialize, Clone, Debug)]

@@ -35,6 +35,19 @@ pub async fn run_and_epoch(db: &SqlitePool, id: i64) -> sqlx::Result<(i64, i64)>
     sqlx::query_as("SELECT run_id, epoch FROM checkpoints WHERE id = ?").bind(id).fetch_one(db).await
 }
 
+/// The `best` checkpoint of each finished run of sweep `sweep_id`, best
+/// robust accuracy first: (run id, checkpoint id).
+pub async fn best_of_sweep(db: &SqlitePool, sweep_id: i64) -> sqlx::Result<Vec<(i64, i64)>> {
+    sqlx::query_as(
+        "SELECT r.id, c.id FROM runs r JOIN checkpoints c ON c.run_id = r.id AND c.kind = 'best'
+         WHERE r.sweep_id = ? AND r.status = 'succeeded'
+         ORDER BY r.best_robust_acc IS NULL, r.best_robust_acc DESC, r.id",
+    )
+    .bind(sweep_id)
+    .fetch_all(db)
+    .await
+}
+
 /// The value the `checkpoints.kind` CHECK constraint expects.
 fn kind_name(kind: CheckpointKind) -> &'static str {
     match kind {

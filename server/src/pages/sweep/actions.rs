@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::csrf::CsrfForm;
 use crate::error::AppError;
 use crate::pages::not_found;
+use crate::service::evals;
 use crate::service::sweeps::{self, grow::Grow};
 use crate::state::AppState;
 
@@ -44,7 +45,7 @@ fn back(id: i64, notice: &str, field: Option<&str>) -> Response {
     }
     let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
     let anchor = match field {
-        Some("priority") => "#sweep-actions",
+        Some("priority" | "evaluate" | "eval_n" | "eval_top") => "#sweep-actions",
         Some(_) => "#sweep-grow",
         None => "",
     };
@@ -125,6 +126,48 @@ pub async fn priority(State(state): State<AppState>, Path(id): Path<i64>, CsrfFo
         .await
         .map(|n| back(id, &format!("Priority {priority}: {n} queued runs reordered, and the sweep's later runs get it too."), None));
     finish(id, result).await
+}
+
+#[derive(Deserialize)]
+pub struct EvaluateForm {
+    #[serde(default)]
+    attack: String,
+    #[serde(default)]
+    n: String,
+    #[serde(default)]
+    top: String,
+}
+
+pub async fn evaluate(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(form): CsrfForm<EvaluateForm>) -> Response {
+    let whole = |field: &'static str, text: &str| -> Result<Option<usize>, (&'static str, String)> {
+        match text.trim() {
+            "" => Ok(None),
+            t => t.parse::<usize>().map(Some).map_err(|_| (field, format!("`{t}` is not a whole number"))),
+        }
+    };
+    let (n, top) = match (whole("eval_n", &form.n), whole("eval_top", &form.top)) {
+        (Ok(n), Ok(top)) => (n, top),
+        (Err((field, message)), _) | (_, Err((field, message))) => return back(id, &message, Some(field)),
+    };
+    let request = evals::Request { suite: form.attack, n: n.map(|n| i64::try_from(n).unwrap_or(i64::MAX)), epsilon: None };
+    let result = evals::sweep_best(&state.db, &state.runner, id, &request, top).await.map(|done| {
+        let already = if done.already > 0 { format!("; {} already had it", done.already) } else { String::new() };
+        back(id, &format!("Queued {} evaluations of best checkpoints{already}. The tables fill in as they finish.", done.queued.len()), None)
+    });
+    match result {
+        // The form's own fields, rather than the grow form's.
+        Err(AppError::Invalid(errors)) => {
+            let field = match errors.first().map(|e| e.field.as_str()) {
+                Some("n") => "eval_n",
+                Some("top") => "eval_top",
+                _ => "evaluate",
+            };
+            let reason = errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ");
+            back(id, &reason, Some(field))
+        }
+        Err(AppError::Conflict(reason)) => back(id, &reason, Some("evaluate")),
+        other => finish(id, other).await,
+    }
 }
 
 pub async fn grow(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(form): CsrfForm<GrowForm>) -> Response {
