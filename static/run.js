@@ -174,6 +174,11 @@
     stat("stat-best", r.best_robust_acc, r.best_epoch != null ? `at epoch ${r.best_epoch}` : null);
     stat("stat-clean", r.final_clean_acc);
     stat("stat-robust", r.final_robust_acc);
+    // "Final" only once the run has ended; until then it is the latest epoch's.
+    const liveNow = r.status === "queued" || r.status === "running";
+    for (const dt of document.querySelectorAll(".final-label")) {
+      dt.textContent = `${liveNow ? "Latest" : "Final"} ${dt.dataset.what}`;
+    }
     stat("stat-aa", r.autoattack_acc);
     startedAt = r.started_at;
     const live = LIVE.has(r.status);

@@ -522,14 +522,15 @@ async fn stop_resume_and_rerun(db: SqlitePool) {
     assert_eq!(resp.status, StatusCode::CONFLICT);
     assert!(resp.json()["error"].as_str().unwrap().contains("being started"));
 
-    // Rerun: a new queued run with the same config, name and priority.
+    // Rerun: a new queued run with the same config and priority, named as a re-run.
     sqlx::query("UPDATE runs SET priority = 4 WHERE id = ?").bind(id).execute(env.db()).await.unwrap();
     let new_id = env.post(&uri("rerun")).await.expect(StatusCode::CREATED)["id"].as_i64().unwrap();
     assert_ne!(new_id, id);
     let old = env.get(&format!("/api/v1/runs/{id}")).await.expect(StatusCode::OK);
     let new = env.get(&format!("/api/v1/runs/{new_id}")).await.expect(StatusCode::OK);
     assert_eq!(new["config"], old["config"]);
-    assert_eq!((new["name"].clone(), new["priority"].clone()), (old["name"].clone(), old["priority"].clone()));
+    let renamed = format!("{} (re-run of #{id})", old["name"].as_str().unwrap());
+    assert_eq!((new["name"].as_str(), new["priority"].clone()), (Some(renamed.as_str()), old["priority"].clone()));
     assert_eq!(new["status"], "queued");
     assert_eq!(old["status"], "running", "the original is left alone");
     assert_eq!(env.ids("?status=queued").await, [new_id]);

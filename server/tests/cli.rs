@@ -23,7 +23,8 @@ async fn tail_prints_a_run_live_until_it_ends(db: SqlitePool) {
     tx.commit().await.unwrap();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let http_addr = listener.local_addr().unwrap();
+    let url = format!("http://{http_addr}");
     let http = tokio::spawn(advmix_server::serve(listener, state.clone(), {
         let mut shutdown = state.shutdown.clone();
         async move { advmix_server::runner::context::until_shutdown(&mut shutdown).await }
@@ -45,6 +46,18 @@ async fn tail_prints_a_run_live_until_it_ends(db: SqlitePool) {
     assert!(text.contains("started on cpu"), "{text}");
     assert!(text.contains("epoch    1") && text.contains("epoch    2"), "{text}");
     assert!(text.trim_end().lines().last().unwrap().starts_with("finished: best robust"), "{text}");
+
+    // A run that is not there is named, not "not found".
+    for verb in ["tail", "download"] {
+        let url = format!("http://{}", http_addr);
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_advmix")).args([verb, "999", "--url", &url]).output().unwrap()
+        })
+        .await
+        .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("no run 999"), "{verb}: {err}");
+    }
 
     stop.send(true).unwrap();
     scheduling.await.unwrap();

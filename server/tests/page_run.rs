@@ -339,7 +339,7 @@ async fn resume_and_rerun(db: SqlitePool) {
     assert!(rerun.header(header::LOCATION).starts_with("/runs/2?notice="), "{}", rerun.header(header::LOCATION));
     let (name, status): (String, String) =
         sqlx::query_as("SELECT name, status FROM runs WHERE id = 2").fetch_one(&db).await.unwrap();
-    assert_eq!((name.as_str(), status.as_str()), ("again", "queued"));
+    assert_eq!((name.as_str(), status.as_str()), ("again (re-run of #1)", "queued"));
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -573,4 +573,15 @@ async fn the_evaluation_api_queues_lists_and_refuses_bad_requests(db: SqlitePool
     assert_eq!(one.status, StatusCode::OK);
     assert_eq!(env.get("/api/v1/evals/999").await.status, StatusCode::NOT_FOUND);
     assert_eq!(env.get("/api/v1/runs/999/evals").await.status, StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn accuracies_are_latest_until_the_run_has_ended(db: SqlitePool) {
+    let env = env(db.clone());
+    let running = insert_run(&db, "training", "running").await;
+    let done = insert_run(&db, "trained", "succeeded").await;
+    let body = env.get(&format!("/runs/{running}")).await.text();
+    assert!(body.contains("Latest clean") && body.contains("Latest robust") && !body.contains("Final clean"));
+    let body = env.get(&format!("/runs/{done}")).await.text();
+    assert!(body.contains("Final clean") && body.contains("Final robust") && !body.contains("Latest clean"));
 }

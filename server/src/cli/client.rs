@@ -62,6 +62,16 @@ impl Client {
         Self::json(response)
     }
 
+    /// A GET of one thing: None when the server has no such thing (404),
+    /// so that a command can say which one in its own words.
+    pub fn get_one(&self, path: &str) -> anyhow::Result<Option<Value>> {
+        let response = self.authorize(self.agent.get(self.url(path))).call().map_err(|e| self.unreachable(e))?;
+        if response.status() == 404 {
+            return Ok(None);
+        }
+        Self::json(response).map(Some)
+    }
+
     pub fn post(&self, path: &str, content_type: &str, body: &str) -> anyhow::Result<Value> {
         let request = self.authorize(self.agent.post(self.url(path))).header("content-type", content_type);
         let response = request.send(body).map_err(|e| self.unreachable(e))?;

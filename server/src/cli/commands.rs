@@ -99,8 +99,12 @@ fn print_event(event: &Value) -> bool {
     false
 }
 
+fn no_run(run: i64) -> anyhow::Error {
+    anyhow::anyhow!("no run {run}: `advmix runs` lists the runs there are")
+}
+
 pub fn tail(client: &Client, run: i64) -> anyhow::Result<()> {
-    let detail = client.get(&format!("/runs/{run}"))?;
+    let detail = client.get_one(&format!("/runs/{run}"))?.ok_or_else(|| no_run(run))?;
     println!("run {run} ({}) is {}, epoch {}/{}", detail["name"].as_str().unwrap_or(""), detail["status"].as_str().unwrap_or(""), detail["epochs_done"], detail["epochs"]);
     if !is_live(&detail) {
         return Ok(());
@@ -148,7 +152,7 @@ impl std::fmt::Display for Kind {
 }
 
 pub fn download(client: &Client, run: i64, kind: Kind, out: Option<PathBuf>) -> anyhow::Result<()> {
-    let list = client.get(&format!("/runs/{run}/checkpoints"))?;
+    let list = client.get_one(&format!("/runs/{run}/checkpoints"))?.ok_or_else(|| no_run(run))?;
     let wanted = list.as_array().into_iter().flatten().find(|c| match &kind {
         Kind::Best => c["kind"] == "best",
         Kind::Last => c["kind"] == "last",

@@ -144,10 +144,21 @@ pub async fn rerun(db: &SqlitePool, runner: &Runner, id: i64) -> Result<i64, App
     let config = parse_config(serde_json::from_str(&store::runs::config(db, id).await?).unwrap_or(Value::Null))?;
     let params = serde_json::from_str(&run.params).unwrap_or_default();
     let mut tx = db.begin().await?;
-    let new_id = store::runs::insert(&mut tx, run.sweep_id, &run.name, &config, &params, run.priority, run.proposal).await?;
+    let name = rerun_name(&run.name, id);
+    let new_id = store::runs::insert(&mut tx, run.sweep_id, &name, &config, &params, run.priority, run.proposal).await?;
     tx.commit().await?;
     runner.wake();
     Ok(new_id)
+}
+
+/// A re-run's name says it is one, and of which run; a re-run of a re-run
+/// names only the run it repeats.
+fn rerun_name(name: &str, of: i64) -> String {
+    let base = match name.rfind(" (re-run of #") {
+        Some(at) if name.ends_with(')') => &name[..at],
+        _ => name,
+    };
+    format!("{base} (re-run of #{of})")
 }
 
 #[derive(Deserialize, Default)]
@@ -187,4 +198,16 @@ pub async fn delete(db: &SqlitePool, runner: &Runner, id: i64) -> Result<(), App
         tokio::fs::remove_dir_all(&dir).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rerun_name;
+
+    #[test]
+    fn a_rerun_says_which_run_it_repeats() {
+        assert_eq!(rerun_name("method=aom,seed=1", 5), "method=aom,seed=1 (re-run of #5)");
+        assert_eq!(rerun_name("method=aom,seed=1 (re-run of #5)", 9), "method=aom,seed=1 (re-run of #9)");
+        assert_eq!(rerun_name("odd (name)", 2), "odd (name) (re-run of #2)");
+    }
 }
