@@ -47,11 +47,13 @@ pub fn app(state: AppState) -> Router {
     // Pages: one route block per page module, each with its form actions.
     let pages = Router::new()
         .route("/", get(pages::home::show))
+        .route("/runs.csv", get(pages::home::csv))
         .route("/launch", get(pages::launch::show).post(pages::launch::submit))
         .route("/launch/preview", post(pages::launch::preview))
         .route("/compare", get(pages::compare::show))
         .route("/compare.csv", get(pages::compare::csv))
         .route("/sweeps/{id}", get(pages::sweep::show))
+        .route("/sweeps/{id}/runs.csv", get(pages::sweep::csv))
         .route("/sweeps/{id}/pause", post(pages::sweep::actions::pause))
         .route("/sweeps/{id}/resume", post(pages::sweep::actions::resume))
         .route("/sweeps/{id}/grow", post(pages::sweep::actions::grow))

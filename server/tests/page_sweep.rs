@@ -372,3 +372,26 @@ async fn the_page_sets_the_priority_and_stops_the_whole_sweep(db: SqlitePool) {
     let stopped: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE sweep_id = ? AND status = 'stopped'").bind(id).fetch_one(&db).await.unwrap();
     assert_eq!(stopped, 4);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_sweeps_runs_and_the_filtered_runs_list_export_as_csv(db: SqlitePool) {
+    let id = partly_done(&db).await;
+    let (status, content_type, csv) = get(ready(db.clone()), &format!("/sweeps/{id}/runs.csv")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/csv"), "{content_type}");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "id,name,epsilon,seed,best_robust_acc,best_epoch,final_clean_acc,final_robust_acc,autoattack_acc,epochs_done,epochs,duration_seconds");
+    assert_eq!(lines.len(), 5, "{csv}");
+    // Ranked by best robust accuracy, with AutoAttack.
+    assert!(lines[1].contains("epsilon=0.01,seed=1") && lines[1].contains(",0.41,"), "{csv}");
+
+    // The runs list's filters choose the rows: the succeeded ones only.
+    let (_, _, home) = get(ready(db.clone()), "/?status=succeeded").await;
+    assert!(home.contains(r#"href="/runs.csv?status=succeeded"#), "the list links its CSV with its filters");
+    let (status, _, csv) = get(ready(db.clone()), "/runs.csv?status=succeeded").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.lines().skip(1).all(|l| l.contains("epsilon=0.01")), "{csv}");
+    let (_, _, all) = get(ready(db.clone()), "/runs.csv?status=succeeded&all=1").await;
+    assert!(all.lines().next().unwrap().contains("lr_max") && all.lines().next().unwrap().contains("aom.steps"), "every key with all=1");
+}

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::response::Html;
+use axum::response::{Html, Response};
 use serde_json::Value;
 use sqlx::SqlitePool;
 
-use super::{duration, render, thousands};
+use super::{compare, duration, render, thousands};
 use advmix_protocol::Method;
 
 use crate::compute::Compute;
@@ -304,6 +304,8 @@ struct Home {
     max_id: i64,
     self_href: String,
     api_href: String,
+    /// The runs these filters select, every page, as CSV.
+    csv_href: String,
     clear_href: String,
     prev_href: Option<String>,
     next_href: Option<String>,
@@ -331,6 +333,27 @@ async fn list(db: &SqlitePool, form: &mut Form) -> Result<(ListQuery, i64, Vec<R
         }
         Err(other) => Err(other),
     }
+}
+
+/// Every run the list's filters select (all pages, in its order), as CSV:
+/// the config keys that differ between them (every key with `all=1`) and
+/// every accuracy, AutoAttack included.
+pub async fn csv(State(db): State<SqlitePool>, RawQuery(raw): RawQuery) -> Result<Response, AppError> {
+    let mut form = Form::parse(raw.as_deref());
+    let (mut query, ..) = list(&db, &mut form).await?;
+    query.per_page = Some(store::runs::MAX_PER_PAGE);
+    let mut ids = Vec::new();
+    for page in 1.. {
+        query.page = Some(page);
+        let (total, rows) = actions::list(&db, &query).await?;
+        ids.extend(rows.iter().map(|r| r.id));
+        if rows.is_empty() || ids.len() as i64 >= total {
+            break;
+        }
+    }
+    let (runs, _) = compare::load(&db, &ids).await?;
+    let all = raw.as_deref().is_some_and(|r| r.split('&').any(|pair| pair == "all=1"));
+    Ok(compare::csv_download(&runs, all, "advmix-runs.csv"))
 }
 
 pub async fn show(
@@ -391,6 +414,7 @@ pub async fn show(
         prev_href: (page > 1).then(|| form.href(None, (page - 1).min(last_page))),
         next_href: (page < last_page).then(|| form.href(None, page + 1)),
         self_href: form.href(None, page),
+        csv_href: format!("/runs.csv{}", form.href(None, 1).trim_start_matches('/')),
         api_href: form.api_href(&query),
         clear_href: clear.href(None, 1),
         rows,

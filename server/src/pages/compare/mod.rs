@@ -99,7 +99,7 @@ fn leave_out_pruned(selection: &Selection, runs: &mut Vec<Compared>) -> (Vec<i64
 }
 
 /// The runs that exist, in the order asked, and the ids that do not.
-async fn load(db: &SqlitePool, ids: &[i64]) -> Result<(Vec<Compared>, Vec<i64>), AppError> {
+pub(crate) async fn load(db: &SqlitePool, ids: &[i64]) -> Result<(Vec<Compared>, Vec<i64>), AppError> {
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for &id in ids {
@@ -285,18 +285,26 @@ pub async fn csv(State(db): State<SqlitePool>, RawQuery(raw): RawQuery) -> Resul
         return Ok(plain(StatusCode::NOT_FOUND, message));
     }
     leave_out_pruned(&selection, &mut runs);
-    let configs: Vec<Value> = runs.iter().map(|c| c.config.clone()).collect();
-    let rows = diff::diff(&configs);
-    let exported: Vec<&DiffRow> = rows.iter().filter(|r| selection.all || r.differs).collect();
-    let body = export::csv(&runs, &exported);
     let name = if runs.len() <= 8 {
         format!("advmix-compare-{}.csv", runs.iter().map(|c| c.run.id.to_string()).collect::<Vec<_>>().join("-"))
     } else {
         format!("advmix-compare-{}-runs.csv", runs.len())
     };
-    let disposition = format!("attachment; filename=\"{name}\"");
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], body)
-        .into_response())
+    Ok(csv_download(&runs, selection.all, &name))
+}
+
+/// Runs as a CSV download: one row each, the config keys that differ
+/// between them (every key with `all`) and every accuracy, AutoAttack
+/// included. The compare page, the runs list and the sweep page export
+/// through here.
+pub(crate) fn csv_download(runs: &[Compared], all: bool, file_name: &str) -> Response {
+    let configs: Vec<Value> = runs.iter().map(|c| c.config.clone()).collect();
+    let rows = diff::diff(&configs);
+    let exported: Vec<&DiffRow> = rows.iter().filter(|r| all || r.differs).collect();
+    let body = export::csv(runs, &exported);
+    let disposition = format!("attachment; filename=\"{file_name}\"");
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], body)
+        .into_response()
 }
 
 #[cfg(test)]

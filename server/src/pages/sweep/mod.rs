@@ -10,6 +10,17 @@ pub mod actions;
 mod adaptive;
 mod stats;
 
+/// The sweep's runs as CSV: every swept setting that differs, and every
+/// accuracy, AutoAttack included; in the ranking's order.
+pub async fn csv(State(db): State<SqlitePool>, Path(id): Path<i64>) -> Result<Response, AppError> {
+    store::sweeps::head(&db, id).await?.ok_or(AppError::NotFound)?;
+    let runs = store::runs::of_sweep(&db, id).await?;
+    let best: Vec<Option<f64>> = runs.iter().map(|r| r.best_robust_acc).collect();
+    let ids: Vec<i64> = stats::ranking(&best).into_iter().map(|i| runs[i].id).collect();
+    let (loaded, _) = super::compare::load(&db, &ids).await?;
+    Ok(super::compare::csv_download(&loaded, false, &format!("advmix-sweep-{id}-runs.csv")))
+}
+
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Path, Query, State};
