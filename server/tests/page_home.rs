@@ -126,8 +126,8 @@ async fn lists_runs_with_every_column(db: SqlitePool) {
     assert_eq!(row_ids(&body), [alone, running], "newest first");
     assert!(body.contains(r#"<table id="runs">"#));
     assert!(body.contains(&format!(r#"<a href="/runs/{running}">method=aom,<wbr>seed=1</a>"#)), "{body}");
-    assert!(body.contains(r#"<a href="/sweeps/1" title="sweep 1">aom-vs-pgd</a>"#), "{body}");
-    assert!(body.contains("<code><span>method=aom</span> <span>seed=1</span> </code>"), "the swept values");
+    assert!(body.contains(r#"in <a href="/sweeps/1" title="sweep 1">aom-vs-pgd</a>"#), "{body}");
+    assert!(!body.contains(r#"<code class="params">"#), "a sweep's run name already says its swept values");
     assert!(body.contains(r#"<progress max="10" value="4"></progress>"#));
     assert!(body.contains(r#"<span class="progress-text">4/10</span>"#));
     assert!(body.contains("ETA 3 min"), "{body}");
@@ -160,7 +160,7 @@ async fn sorting_by_a_column_orders_the_rows_and_marks_the_header(db: SqlitePool
     assert!(body.contains(r#"aria-sort="descending""#));
     let links = unescape(&body);
     assert!(links.contains(r#"href="/?sort=best_robust_acc&order=asc">Best robust %"#), "the header flips the order");
-    assert!(links.contains(r#"href="/?sort=name&order=asc">Name"#), "other headers start ascending");
+    assert!(links.contains(r#"href="/?sort=name&order=asc">Run"#), "other headers start ascending");
 
     let body = page(&db, "/?sort=best_robust_acc&order=asc").await;
     assert_eq!(row_ids(&body), [low, high, none], "nulls last either way");
@@ -318,4 +318,14 @@ async fn a_huge_page_number_is_an_empty_page(db: SqlitePool) {
         let body = page(&db, uri).await;
         assert!(row_ids(&body).is_empty(), "{uri}: no rows");
     }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn swept_values_show_under_a_name_that_does_not_say_them(db: SqlitePool) {
+    let renamed = Run { name: "my favourite", params: r#"{"method":"aom","seed":1}"#, ..Run::default() }.insert(&db).await;
+    let body = page(&db, "/").await;
+    assert!(body.contains(&format!(r#"<a href="/runs/{renamed}">my favourite</a>"#)), "{body}");
+    assert!(body.contains(r#"<code class="params"><span>method=aom</span> <span>seed=1</span> </code>"#), "{body}");
+    // One column for the name, its sweep and values; one for method and data.
+    assert!(body.contains(">Run<") && body.contains("Method · data") && !body.contains(">Parameters<"), "{body}");
 }

@@ -28,11 +28,9 @@ const PAGE_WINDOW: i64 = 2;
 /// read best from the top; names from A).
 const COLUMNS: &[(&str, Option<&str>, &str, bool)] = &[
     ("Status", Some("status"), "", false),
-    ("Name", Some("name"), "", false),
-    ("Sweep", Some("sweep_id"), "", false),
-    ("Method", Some("method"), "", false),
-    ("Data / model", Some("dataset"), "", false),
-    ("Parameters", None, "", false),
+    // The name, its sweep, and any swept value the name does not already say.
+    ("Run", Some("name"), "", false),
+    ("Method · data", Some("method"), "", false),
     ("Progress", Some("epochs_done"), "", true),
     ("Best robust %", Some("best_robust_acc"), "num", true),
     ("Final clean %", Some("final_clean_acc"), "num", true),
@@ -262,6 +260,11 @@ impl Row {
     /// each comma rather than anywhere.
     fn name_parts(&self) -> Vec<&str> {
         self.run.name.split_inclusive(',').collect()
+    }
+    /// The swept values the name does not already spell out: a sweep names
+    /// its runs by them, so they are shown only under a name of one's own.
+    fn params_not_in_name(&self) -> Vec<&str> {
+        self.params.iter().map(String::as_str).filter(|p| !self.run.name.contains(p)).collect()
     }
     fn best_value_attr(&self) -> String {
         self.run.best_robust_acc.map(|v| v.to_string()).unwrap_or_default()
