@@ -39,26 +39,82 @@ pub fn runs(client: &Client, sweep: Option<i64>, status: Option<&str>, limit: u3
         println!("no runs");
         return Ok(());
     }
-    println!("{:>6}  {:<10} {:<32} {:<10} {:>9}  {:>8} {:>8}", "ID", "STATUS", "NAME", "METHOD", "EPOCHS", "ROBUST%", "CLEAN%");
-    for r in &runs {
-        let name: String = r["name"].as_str().unwrap_or("").chars().take(32).collect();
-        println!(
-            "{:>6}  {:<10} {:<32} {:<10} {:>9}  {:>8} {:>8}",
-            // serde_json's Display ignores widths: format a String instead.
-            r["id"].to_string(),
-            r["status"].as_str().unwrap_or(""),
-            name,
-            r["method"].as_str().unwrap_or(""),
-            format!("{}/{}", r["epochs_done"], r["epochs"]),
-            percent(&r["best_robust_acc"]),
-            percent(&r["final_clean_acc"]),
-        );
+    for line in runs_table(&runs) {
+        println!("{}", line.trim_end());
     }
     let total = page["total"].as_i64().unwrap_or(0);
     if total > runs.len() as i64 {
         println!("({} of {total} shown; --limit shows more)", runs.len());
     }
     Ok(())
+}
+
+/// The widest a value column gets; longer values are cut with `…`.
+const MAX_CELL: usize = 18;
+
+/// The runs as text columns: each swept value in a column of its own (the
+/// part of a sweep's run names that differs), a NAME column only for runs
+/// whose name is not made of those values, then status, epochs and every
+/// accuracy, AutoAttack included.
+fn runs_table(runs: &[Value]) -> Vec<String> {
+    let params: Vec<serde_json::Map<String, Value>> =
+        runs.iter().map(|r| r["params"].as_object().cloned().unwrap_or_default()).collect();
+    let mut keys: Vec<String> = Vec::new();
+    for key in params.iter().flat_map(|p| p.keys()) {
+        if !keys.contains(key) {
+            keys.push(key.clone());
+        }
+    }
+    let value_text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let said_by_params = |run: &Value, params: &serde_json::Map<String, Value>| {
+        let name = run["name"].as_str().unwrap_or("");
+        !params.is_empty() && params.iter().all(|(k, v)| name.contains(&format!("{k}={}", value_text(v))))
+    };
+    let with_names = runs.iter().zip(&params).any(|(r, p)| !said_by_params(r, p));
+    let cut = |text: String| -> String {
+        if text.chars().count() > MAX_CELL { text.chars().take(MAX_CELL - 1).chain(['…']).collect() } else { text }
+    };
+    let mut header: Vec<String> = vec!["ID".into(), "STATUS".into()];
+    if with_names {
+        header.push("NAME".into());
+    }
+    header.extend(keys.iter().map(|k| cut(k.clone())));
+    header.extend(["METHOD", "EPOCHS", "BEST ROBUST%", "CLEAN%", "ROBUST%", "AA%"].map(String::from));
+    let mut rows = vec![header];
+    for (run, p) in runs.iter().zip(&params) {
+        let mut row = vec![run["id"].to_string(), run["status"].as_str().unwrap_or("").to_owned()];
+        if with_names {
+            row.push(if said_by_params(run, p) { String::new() } else { cut(run["name"].as_str().unwrap_or("").to_owned()) });
+        }
+        row.extend(keys.iter().map(|k| p.get(k).map_or_else(|| "-".to_owned(), |v| cut(value_text(v)))));
+        row.extend([
+            run["method"].as_str().unwrap_or("").to_owned(),
+            format!("{}/{}", run["epochs_done"], run["epochs"]),
+            percent(&run["best_robust_acc"]),
+            percent(&run["final_clean_acc"]),
+            percent(&run["final_robust_acc"]),
+            percent(&run["autoattack_acc"]),
+        ]);
+        rows.push(row);
+    }
+    // Numbers (ids, epochs, accuracies) right-aligned; the rest left.
+    let numeric_from = rows[0].len() - 4;
+    let widths: Vec<usize> =
+        (0..rows[0].len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    rows.iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(c, cell)| {
+                    if c == 0 || c >= numeric_from - 1 { format!("{cell:>w$}", w = widths[c]) } else { format!("{cell:<w$}", w = widths[c]) }
+                })
+                .collect::<Vec<_>>()
+                .join("  ")
+        })
+        .collect()
 }
 
 /// Whether a run, as the API shows it, is queued or running.
@@ -252,4 +308,34 @@ pub fn table(
         None => print!("{text}"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(id: i64, name: &str, params: Value, aa: Option<f64>) -> Value {
+        json!({"id": id, "name": name, "status": "succeeded", "params": params, "method": "aom", "epochs_done": 2, "epochs": 2,
+               "best_robust_acc": 0.4, "final_clean_acc": 0.8, "final_robust_acc": 0.35, "autoattack_acc": aa})
+    }
+
+    #[test]
+    fn swept_values_are_columns_and_names_show_only_when_they_say_more() {
+        let sweep = [
+            run(1, "method=aom,epsilon=0.1,seed=0", json!({"method": "aom", "epsilon": 0.1, "seed": 0}), Some(0.312)),
+            run(2, "method=aom,epsilon=0.1,seed=1", json!({"method": "aom", "epsilon": 0.1, "seed": 1}), None),
+        ];
+        let lines = runs_table(&sweep);
+        assert!(lines[0].starts_with("ID  STATUS     method  epsilon  seed  METHOD"), "{lines:?}");
+        assert!(!lines[0].contains("NAME"), "the names say nothing the columns do not");
+        assert!(lines[1].contains("31.2") && lines[2].trim_end().ends_with('-'), "AutoAttack, or - without: {lines:?}");
+
+        let mixed = [sweep[0].clone(), run(3, "my baseline run with a long name", json!({}), None)];
+        let lines = runs_table(&mixed);
+        assert!(lines[0].contains("NAME"), "{lines:?}");
+        assert!(lines[2].contains("my baseline run w…"), "{lines:?}");
+        let lengths: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
+        assert!(lengths.windows(2).all(|w| w[0] == w[1]), "columns line up: {lines:?}");
+    }
 }
