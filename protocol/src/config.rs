@@ -372,6 +372,32 @@ impl Default for RunConfig {
 }
 
 impl RunConfig {
+    /// The config keys (dotted paths; a section name covers all its keys)
+    /// that this config's method and model never read: the training
+    /// attack's steps for methods that train on clean or mixed points,
+    /// `aom.*` outside aom, a WideResNet's `depth` and `widen_factor` for the
+    /// other models. Two configs that differ only there train the same run.
+    pub fn ignored_keys(&self) -> Vec<&'static str> {
+        let mut keys: Vec<&'static str> = match self.method {
+            Method::Erm => vec!["pgd_steps", "pgd_step", "mixup_alpha", "trades_beta", "aom"],
+            Method::Mixup => vec!["pgd_steps", "pgd_step", "trades_beta", "aom"],
+            Method::MixupPgd => vec!["trades_beta", "aom"],
+            Method::PgdAt => vec!["mixup_alpha", "trades_beta", "aom"],
+            Method::Trades => vec!["mixup_alpha", "aom"],
+            // aom runs its own steps (`aom.steps`) with the training step size.
+            Method::Aom => vec!["pgd_steps", "trades_beta"],
+        };
+        if self.model != Model::WideResnet {
+            keys.extend(["depth", "widen_factor"]);
+        }
+        keys
+    }
+
+    /// Whether `path` (dotted) is one of [`RunConfig::ignored_keys`] or inside one.
+    pub fn ignores(&self, path: &str) -> bool {
+        self.ignored_keys().iter().any(|key| path == *key || path.strip_prefix(key).is_some_and(|rest| rest.starts_with('.')))
+    }
+
     /// Parses JSON and validates it; the error names the first bad field.
     pub fn from_json(text: &str) -> Result<RunConfig, ConfigError> {
         let config: RunConfig = serde_json::from_str(text).map_err(ConfigError::Parse)?;

@@ -876,9 +876,18 @@ impl Plan<'_> {
         let jobs = configs.iter().flat_map(|values| seeds.iter().map(move |&seed| (values, seed)));
         let mut built = Vec::with_capacity(configs.len() * seeds.len());
         let mut errors = RunErrors::default();
+        // A grid that sweeps a key some of its methods ignore (aom.labels
+        // beside pgd_at) would train those methods' runs twice: each config
+        // is made once. Random draws may repeat by chance, as W&B's do.
+        let mut seen = std::collections::HashSet::new();
+        let merge = matches!(self.sampling, Sampling::Grid(_));
         for (run, (values, seed)) in jobs.enumerate() {
             match self.build_run(values, seed) {
-                Ok(sweep_run) => built.push(sweep_run),
+                Ok(sweep_run) => {
+                    if !merge || seen.insert(serde_json::to_string(&sweep_run.config).expect("configs serialize")) {
+                        built.push(sweep_run);
+                    }
+                }
                 Err((name, run_errors)) => errors.add(first_run + run, name, run_errors),
             }
         }
@@ -908,10 +917,28 @@ impl Plan<'_> {
             params.insert("seed".to_owned(), Value::from(seed));
         }
         let name = if parts.is_empty() { "base".to_owned() } else { parts.join(",") };
-        let config = match serde_json::from_value::<RunConfig>(json) {
+        let config = match serde_json::from_value::<RunConfig>(json.clone()) {
             Ok(config) => config,
             Err(e) => return Err((name, vec![field_error("parameters", e.to_string())])),
         };
+        // Swept keys this run's method or model ignores keep the base's value
+        // and leave its name and params: they would say something untrue.
+        let ignored: Vec<&Target> = self.targets.iter().filter(|t| t.varies && config.ignores(&t.path)).collect();
+        if !ignored.is_empty() {
+            for target in &ignored {
+                if let Some(base) = self.base.pointer(&target.pointer) {
+                    set(&mut json, &target.pointer, base.clone());
+                }
+                params.remove(&target.path);
+            }
+            parts.retain(|part| !ignored.iter().any(|t| part.strip_prefix(t.path.as_str()).is_some_and(|r| r.starts_with('='))));
+            let name = if parts.is_empty() { "base".to_owned() } else { parts.join(",") };
+            let config = serde_json::from_value::<RunConfig>(json).expect("the base's own values parse where the swept ones did");
+            return match config.validate() {
+                Ok(()) => Ok(SweepRun { config, params, name }),
+                Err(errors) => Err((name, errors)),
+            };
+        }
         match config.validate() {
             Ok(()) => Ok(SweepRun { config, params, name }),
             Err(errors) => Err((name, errors)),
@@ -1131,6 +1158,52 @@ mod tests {
     }
 
     #[test]
+    fn a_grid_makes_each_config_once_when_a_method_ignores_a_swept_key() {
+        // The README's own example: aom.labels means nothing to pgd_at.
+        let runs = expand(
+            "method: grid\nparameters:\n  method: {values: [pgd_at, aom]}\n  aom.labels: {values: [ratio, geometric]}\nseeds: [0, 1]",
+        );
+        let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "method=pgd_at,seed=0",
+                "method=pgd_at,seed=1",
+                "method=aom,aom.labels=ratio,seed=0",
+                "method=aom,aom.labels=ratio,seed=1",
+                "method=aom,aom.labels=geometric,seed=0",
+                "method=aom,aom.labels=geometric,seed=1",
+            ]
+        );
+        assert!(!runs[0].params.contains_key("aom.labels"), "{:?}", runs[0].params);
+        assert_eq!(runs[0].config.aom.labels, RunConfig::default().aom.labels, "the ignored key keeps the base's value");
+        let spec = spec("method: grid\nparameters:\n  method: {values: [pgd_at, aom]}\n  aom.labels: {values: [ratio, geometric]}\nseeds: [0, 1]");
+        assert_eq!(spec.run_count().unwrap() - runs.len(), 2, "two merged");
+
+        // Depth and width matter only to a WideResNet; random draws are left as drawn.
+        let runs = expand("method: grid\nparameters:\n  model: {values: [small_cnn, wide_resnet]}\n  depth: {values: [16, 22]}");
+        let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["model=small_cnn", "model=wide_resnet,depth=16", "model=wide_resnet,depth=22"]);
+        let random = expand("method: random\ncount: 6\nparameters:\n  method: {values: [erm]}\n  pgd_steps: {values: [1, 2]}");
+        assert_eq!(random.len(), 6);
+        assert!(random.iter().all(|r| r.name == "base"), "{:?}", random.iter().map(|r| &r.name).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn ignored_keys_follow_what_each_method_and_model_reads() {
+        let config = |method, model| RunConfig { method, model, ..RunConfig::default() };
+        assert!(config(Method::PgdAt, Model::SmallCnn).ignores("aom.labels"));
+        assert!(config(Method::PgdAt, Model::SmallCnn).ignores("depth"));
+        assert!(!config(Method::PgdAt, Model::SmallCnn).ignores("pgd_steps"));
+        assert!(!config(Method::Aom, Model::WideResnet).ignores("aom.labels"));
+        assert!(config(Method::Aom, Model::WideResnet).ignores("pgd_steps"));
+        assert!(!config(Method::Aom, Model::WideResnet).ignores("widen_factor"));
+        assert!(config(Method::Erm, Model::PreactResnet18).ignores("mixup_alpha"));
+        assert!(!config(Method::Erm, Model::PreactResnet18).ignores("epsilon"), "evaluation reads ε for every method");
+        assert!(!config(Method::Erm, Model::PreactResnet18).ignores("aomx"), "a prefix is a whole key");
+    }
+
+    #[test]
     fn an_infinite_value_is_refused_at_its_field() {
         let e = SweepSpec::from_yaml("parameters:\n  lr_max: {min: 0.01, max: .inf}\nmethod: random\ncount: 2")
             .unwrap_err();
@@ -1168,21 +1241,14 @@ parameters:
   epsilon: {value: 0.0313}",
         );
         let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "method=pgd_at,aom.labels=ratio",
-                "method=pgd_at,aom.labels=geometric",
-                "method=aom,aom.labels=ratio",
-                "method=aom,aom.labels=geometric",
-            ]
-        );
-        assert_eq!(runs[3].config.method, Method::Aom);
-        assert_eq!(runs[3].config.aom.labels, AomLabels::Geometric);
+        // pgd_at ignores aom.labels: its one config is made once.
+        assert_eq!(names, ["method=pgd_at", "method=aom,aom.labels=ratio", "method=aom,aom.labels=geometric"]);
+        assert_eq!(runs[2].config.method, Method::Aom);
+        assert_eq!(runs[2].config.aom.labels, AomLabels::Geometric);
         assert!(runs.iter().all(|r| r.config.epsilon == 0.0313));
         // A fixed value is applied but is not one of the run's varying params.
-        assert_eq!(runs[3].params.keys().collect::<Vec<_>>(), ["method", "aom.labels"], "spec order");
-        assert_eq!(runs[3].params["method"], "aom");
+        assert_eq!(runs[2].params.keys().collect::<Vec<_>>(), ["method", "aom.labels"], "spec order");
+        assert_eq!(runs[2].params["method"], "aom");
     }
 
     #[test]
@@ -1205,10 +1271,14 @@ seeds: [0, 1, 2]",
 
     #[test]
     fn grid_ranges_expand_to_evenly_spaced_points() {
-        let runs =
-            expand("method: grid\nparameters: {mixup_alpha: {min: 0.2, max: 2.0, count: 4}}");
+        let runs = expand(
+            "method: grid\nbase: {method: mixup}\nparameters: {mixup_alpha: {min: 0.2, max: 2.0, count: 4}}",
+        );
         assert_eq!(floats(&runs, "mixup_alpha"), [0.2, 0.8, 1.4, 2.0]);
         assert_eq!(runs[1].name, "mixup_alpha=0.8");
+        // The default method, pgd_at, never reads mixup_alpha: one run, not four.
+        let runs = expand("method: grid\nparameters: {mixup_alpha: {min: 0.2, max: 2.0, count: 4}}");
+        assert_eq!(runs.len(), 1);
 
         let runs = expand(
             "method: grid\nparameters: {lr_max: {min: 0.001, max: 0.1, count: 3, distribution: log_uniform}}",
@@ -1254,16 +1324,23 @@ parameters:
         for run in &runs {
             let c = &run.config;
             assert!((0.01..=0.2).contains(&c.lr_max), "{}", c.lr_max);
-            assert!((0.5..=1.5).contains(&c.mixup_alpha), "{}", c.mixup_alpha);
-            assert!((3..=10).contains(&c.pgd_steps), "{}", c.pgd_steps);
-            assert!(run.params["pgd_steps"].is_u64());
+            // A draw the method ignores is not applied, nor named.
+            assert_eq!(c.ignores("mixup_alpha"), !run.params.contains_key("mixup_alpha"));
+            assert_eq!(c.ignores("pgd_steps"), !run.params.contains_key("pgd_steps"));
+            if !c.ignores("mixup_alpha") {
+                assert!((0.5..=1.5).contains(&c.mixup_alpha), "{}", c.mixup_alpha);
+            }
+            if !c.ignores("pgd_steps") {
+                assert!((3..=10).contains(&c.pgd_steps), "{}", c.pgd_steps);
+                assert!(run.params["pgd_steps"].is_u64());
+            }
             assert_eq!(c.epsilon, 0.03);
         }
         // Log-uniform: about as many draws below the geometric mean as above.
         let below = runs.iter().filter(|r| r.config.lr_max < (0.01f64 * 0.2).sqrt()).count();
         assert!((60..140).contains(&below), "{below} of 200 below the geometric mean");
         let steps: std::collections::HashSet<u32> =
-            runs.iter().map(|r| r.config.pgd_steps).collect();
+            runs.iter().filter(|r| !r.config.ignores("pgd_steps")).map(|r| r.config.pgd_steps).collect();
         assert_eq!(steps.len(), 8, "every integer in [3, 10] is drawn");
         let methods: std::collections::HashSet<Method> =
             runs.iter().map(|r| r.config.method).collect();

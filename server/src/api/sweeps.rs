@@ -38,8 +38,10 @@ pub async fn preview(State(state): State<AppState>, headers: HeaderMap, ApiBytes
     let spec = parse_spec(&headers, &body)?;
     let runs = sweeps::expand(&spec, state.max_sweep_runs)?;
     sweeps::placeable(&state.runner, &runs).await.map_err(|e| AppError::Invalid(vec![e]))?;
+    let count = sweeps::count(&spec, &runs)?;
     Ok(Json(json!({
-        "runs": spec.run_count()?,
+        "runs": count.runs,
+        "merged": count.merged,
         "varying": spec.varying(),
         "limit": state.max_sweep_runs,
         "warnings": sweeps::warnings(&spec),
@@ -55,7 +57,10 @@ pub async fn create(
     let runs = sweeps::expand(&spec, state.max_sweep_runs)?;
     let Created { id, name } = sweeps::submit(&state.db, &state.runner, &spec, &runs).await?;
     // A bayes sweep queues its first proposal now and the rest later.
-    let body = json!({ "id": id, "name": name, "runs": spec.run_count()?, "queued": runs.len(), "warnings": sweeps::warnings(&spec) });
+    let count = sweeps::count(&spec, &runs)?;
+    let body = json!({
+        "id": id, "name": name, "runs": count.runs, "merged": count.merged, "queued": runs.len(), "warnings": sweeps::warnings(&spec)
+    });
     Ok((StatusCode::CREATED, Json(body)))
 }
 

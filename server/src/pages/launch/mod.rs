@@ -67,8 +67,10 @@ impl Preview {
             })
             .collect();
         // A bayes sweep expands to its first proposal; the count is all of them.
-        let count = spec.run_count().unwrap_or(runs.len());
-        Preview { runs: Some(count), varies, errors: Vec::new(), warnings: sweeps::warnings(spec) }
+        let count = sweeps::count(spec, runs).unwrap_or(sweeps::Count { runs: runs.len(), merged: 0 });
+        let mut warnings = sweeps::warnings(spec);
+        warnings.extend(sweeps::merged_note(count));
+        Preview { runs: Some(count.runs), varies, errors: Vec::new(), warnings }
     }
 
     fn count_text(&self) -> String {

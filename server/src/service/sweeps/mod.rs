@@ -29,6 +29,34 @@ pub fn expand(spec: &SweepSpec, limit: usize) -> Result<Vec<SweepRun>, SweepErro
     spec.expand(limit)
 }
 
+/// How many runs a spec makes, and how many of a grid's combinations were
+/// merged because they differ only in keys their method or model ignores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Count {
+    pub runs: usize,
+    pub merged: usize,
+}
+
+/// `runs` is what [`expand`] gave; a bayes sweep counts all its proposals.
+pub fn count(spec: &SweepSpec, runs: &[SweepRun]) -> Result<Count, SweepError> {
+    Ok(match spec.method {
+        SweepMethod::Bayes => Count { runs: spec.run_count()?, merged: 0 },
+        SweepMethod::Grid => Count { runs: runs.len(), merged: spec.run_count()?.saturating_sub(runs.len()) },
+        SweepMethod::Random => Count { runs: runs.len(), merged: 0 },
+    })
+}
+
+/// What the preview says about merged runs, if any were.
+pub fn merged_note(count: Count) -> Option<String> {
+    (count.merged > 0).then(|| {
+        format!(
+            "{} combinations were merged into runs already in the sweep: they differ only in keys their method or model ignores \
+             (aom.* for a method other than aom, depth and widen_factor for a model other than wide_resnet, …)",
+            count.merged
+        )
+    })
+}
+
 /// Refuses runs that ask for a device no slot of this server has (they
 /// would wait in the queue for ever) or for resources the executor refuses
 /// (they would fail at once, one by one).
@@ -57,7 +85,7 @@ pub struct Created {
 /// runner. A bayes sweep's runs are its first proposal; the runner makes
 /// the rest as slots free up.
 pub async fn submit(db: &SqlitePool, runner: &Runner, spec: &SweepSpec, runs: &[SweepRun]) -> Result<Created, AppError> {
-    let total = spec.run_count()?;
+    let total = count(spec, runs)?.runs;
     let name = spec.name.clone().unwrap_or_else(|| format!("sweep of {total} runs"));
     placeable(runner, runs).await.map_err(|e| AppError::Invalid(vec![e]))?;
     let spec_json = serde_json::to_string(spec).expect("specs serialize");
