@@ -315,8 +315,8 @@
     const values = proposals.points.map((p) => p.value).filter(Number.isFinite);
     const lo = Math.min(...values);
     const hi = Math.max(...values);
-    // Losses are minimized: lower is darker then.
-    const minimize = /_loss$/.test(proposals.metric);
+    // The spec's goal says which way is better: lower is darker when minimized.
+    const minimize = proposals.goal === 'minimize';
     const shade = (v) => {
       const t = hi > lo && Number.isFinite(v) ? (v - lo) / (hi - lo) : 0.5;
       const good = minimize ? 1 - t : t;

@@ -286,6 +286,20 @@ async fn random_and_bayes_sweeps_grow_by_count(db: SqlitePool) {
     assert_eq!((grown["added"].as_u64(), grown["to_propose"].as_u64()), (Some(0), Some(4)), "{grown}");
     let (_, got) = call(&state, "GET", &format!("/api/v1/sweeps/{sweep}"), Value::Null).await;
     assert_eq!(got["spec"]["count"], 5);
+
+    // More seeds for a bayes sweep also count for the proposals to come:
+    // 1 run now and 4 proposals × 2 seeds later make 10 with the one there.
+    let mut state = state;
+    state.max_sweep_runs = 9;
+    let (status, body) = call(&state, "POST", &format!("/api/v1/sweeps/{sweep}/grow"), json!({"seeds": [7]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("10 runs"), "{body}");
+    state.max_sweep_runs = 10;
+    let (status, grown) = call(&state, "POST", &format!("/api/v1/sweeps/{sweep}/grow"), json!({"seeds": [7]})).await;
+    assert_eq!(status, StatusCode::OK, "{grown}");
+    assert_eq!((grown["added"].as_u64(), grown["to_propose"].as_u64()), (Some(1), Some(8)), "{grown}");
+    let (status, body) = call(&state, "POST", &format!("/api/v1/sweeps/{sweep}/grow"), json!({"count": 1, "top": 2})).await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("top")), "{body}");
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -114,7 +114,7 @@ async fn lists_runs_with_every_column(db: SqlitePool) {
     // Four epochs of 30 s each: 6 left, so 3 minutes to go.
     for epoch in 1..=4 {
         sqlx::query(
-            "INSERT INTO epochs VALUES (?, ?, 0.1, 1.0, 0.5, 1.0, 0.5, 1.0, 0.5, 1.2, 0.4, 30.0, 100.0)",
+            "INSERT INTO epochs VALUES (?, ?, 0.1, 1.0, 0.5, 1.0, 0.5, 1.0, 0.5, 1.2, 0.4, 30.0, 100.0, NULL)",
         )
         .bind(running)
         .bind(epoch)

@@ -109,7 +109,7 @@ async fn insert_run(db: &SqlitePool, name: &str, status: &str) -> i64 {
 async fn insert_epochs(db: &SqlitePool, run: i64, epochs: std::ops::RangeInclusive<i64>) {
     for epoch in epochs {
         sqlx::query(
-            "INSERT INTO epochs VALUES (?, ?, 0.1, 2.0, 0.3, 1.5, 0.5, 1.2, 0.61, 1.9, 0.342, 4.0, 250.0)",
+            "INSERT INTO epochs VALUES (?, ?, 0.1, 2.0, 0.3, 1.5, 0.5, 1.2, 0.61, 1.9, 0.342, 4.0, 250.0, NULL)",
         )
         .bind(run)
         .bind(epoch)

@@ -305,6 +305,9 @@ async fn early_termination_shows_its_rungs_replays_any_rule_and_filters_pruned_r
     assert!(result.contains("Rungs at epochs <strong>3, 6</strong>"), "{result}");
     assert!(result.contains("id=\"replay-stopped\">"), "{result}");
     assert_eq!(chart_data(&replayed)["rungs"], json!([3, 6]));
+    // The sweep's own rule, exactly (here its default asha).
+    let (_, _, own) = get(ready(db.clone()), &format!("/sweeps/{id}?replay=own")).await;
+    assert!(section(&own, "id=\"replay-result\"", "</section>").contains("Rungs at epochs <strong>1, 3</strong>"));
     // A bad field comes back at that field.
     let (_, _, refused) = get(ready(db.clone()), &format!("/sweeps/{id}?replay=1&et=asha&et_first=1&et_eta=1")).await;
     assert!(refused.contains("id=\"et_eta-error\""), "{}", section(&refused, "id=\"sweep-replay\"", "</section>"));

@@ -17,7 +17,12 @@ pub fn submit_sweep(client: &Client, file: &Path) -> anyhow::Result<()> {
         _ => "application/yaml",
     };
     let sweep = client.post("/sweeps", content_type, &text)?;
-    println!("sweep {}: {} runs queued ({})", sweep["id"], sweep["runs"], sweep["name"].as_str().unwrap_or(""));
+    let (runs, queued) = (sweep["runs"].as_u64().unwrap_or(0), sweep["queued"].as_u64().unwrap_or(0));
+    let later = if runs > queued { format!(", {} more as bayes proposals", runs - queued) } else { String::new() };
+    println!("sweep {}: {queued} runs queued{later} ({})", sweep["id"], sweep["name"].as_str().unwrap_or(""));
+    for note in sweep["warnings"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        println!("note: {note}");
+    }
     Ok(())
 }
 

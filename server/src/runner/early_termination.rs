@@ -53,14 +53,23 @@ async fn decide(db: &SqlitePool, run_id: i64, epochs: &[u32]) -> sqlx::Result<Op
         }
     };
     let Some(rule) = &spec.early_terminate else { return Ok(None) };
-    let rungs = rule.rungs(u32::try_from(run.epochs).unwrap_or(u32::MAX));
+    let planned = |epochs: i64| u32::try_from(epochs).unwrap_or(u32::MAX);
+    let rungs = rule.rungs(planned(run.epochs));
+    // Only runs for which this epoch is a rung too are compared, as the
+    // replay does: a shorter run at its last epoch is not at a rung.
+    let lengths: std::collections::HashMap<i64, u32> =
+        store::runs::of_sweep(db, sweep_id).await?.iter().map(|r| (r.id, planned(r.epochs))).collect();
     for &epoch in epochs {
         let Some(rung) = rungs.rung_of(epoch) else { continue };
         let reached = store::epochs::of_sweep(db, sweep_id, Some(epoch)).await?;
         let value_of = |rows: &[_]| rungs.metric.value_at(rows, epoch, rungs.goal);
         let Some(value) = reached.get(&run_id).and_then(|rows| value_of(rows)) else { continue };
-        let others: Vec<f64> =
-            reached.iter().filter(|(id, _)| **id != run_id).filter_map(|(_, rows)| value_of(rows)).collect();
+        let at_rung = |id: &i64| lengths.get(id).is_some_and(|&len| rule.rungs(len).rung_of(epoch).is_some());
+        let others: Vec<f64> = reached
+            .iter()
+            .filter(|(id, _)| **id != run_id && at_rung(id))
+            .filter_map(|(_, rows)| value_of(rows))
+            .collect();
         match rungs.decide(rung, value, &others) {
             Verdict::Stop(cut) => return Ok(Some((cut, handle))),
             Verdict::Undecided { reached, needed } => {

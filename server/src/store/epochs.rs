@@ -70,6 +70,20 @@ pub async fn of_sweep(db: &SqlitePool, sweep_id: i64, through: Option<u32>) -> s
     Ok(runs)
 }
 
+/// When each epoch of each run in sweep `sweep_id` was recorded (Unix
+/// seconds), by run and epoch; epochs from before the time was stored are
+/// left out.
+pub async fn times_of_sweep(db: &SqlitePool, sweep_id: i64) -> sqlx::Result<HashMap<(i64, u32), f64>> {
+    let rows: Vec<(i64, i64, f64)> = sqlx::query_as(
+        "SELECT e.run_id, e.epoch, e.recorded_at FROM epochs e JOIN runs r ON r.id = e.run_id
+         WHERE r.sweep_id = ? AND e.recorded_at IS NOT NULL",
+    )
+    .bind(sweep_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(run, epoch, time)| ((run, u32::try_from(epoch).unwrap_or(0)), time)).collect())
+}
+
 /// Mean epoch time and epoch count of each of `ids`, for ETAs.
 pub async fn mean_seconds(db: &SqlitePool, ids: &[i64]) -> sqlx::Result<HashMap<i64, (f64, i64)>> {
     if ids.is_empty() {
@@ -124,18 +138,19 @@ pub async fn series(
 }
 
 /// Upserts epochs, several rows per statement.
-pub(super) async fn upsert(conn: &mut SqliteConnection, run_id: i64, epochs: &[&EpochMetrics]) -> sqlx::Result<()> {
+/// Each with the time its line was written.
+pub(super) async fn upsert(conn: &mut SqliteConnection, run_id: i64, epochs: &[(f64, &EpochMetrics)]) -> sqlx::Result<()> {
     let columns = METRICS.join(", ");
     let updates = METRICS.iter().map(|m| format!("{m} = excluded.{m}")).collect::<Vec<_>>().join(", ");
     for chunk in epochs.chunks(ROWS_PER_INSERT) {
-        let mut insert = QueryBuilder::<Sqlite>::new(format!("INSERT INTO epochs (run_id, epoch, {columns}) "));
-        insert.push_values(chunk, |mut row, m| {
-            row.push_bind(run_id).push_bind(m.epoch);
+        let mut insert = QueryBuilder::<Sqlite>::new(format!("INSERT INTO epochs (run_id, epoch, recorded_at, {columns}) "));
+        insert.push_values(chunk, |mut row, &(time, m)| {
+            row.push_bind(run_id).push_bind(m.epoch).push_bind(time);
             for value in m.values() {
                 row.push_bind(value);
             }
         });
-        insert.push(format!(" ON CONFLICT (run_id, epoch) DO UPDATE SET {updates}"));
+        insert.push(format!(" ON CONFLICT (run_id, epoch) DO UPDATE SET recorded_at = excluded.recorded_at, {updates}"));
         insert.build().execute(&mut *conn).await?;
     }
     Ok(())
@@ -152,7 +167,9 @@ mod tests {
     #[sqlx::test(migrations = "../migrations")]
     async fn the_epochs_table_has_one_column_per_metric(db: SqlitePool) {
         let columns: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM pragma_table_info('epochs') WHERE name NOT IN ('run_id', 'epoch') ORDER BY cid")
+            sqlx::query_scalar(
+                "SELECT name FROM pragma_table_info('epochs') WHERE name NOT IN ('run_id', 'epoch', 'recorded_at') ORDER BY cid",
+            )
                 .fetch_all(&db)
                 .await
                 .unwrap();

@@ -129,7 +129,8 @@ async fn apply_run(conn: &mut SqliteConnection, run_id: i64, events: &[EventLine
 /// last event says whatever came before; writing only that last value gives
 /// the rows that applying every line would, with one write per row.
 struct Batch<'a> {
-    epochs: LastByKey<u32, &'a EpochMetrics>,
+    /// With the event's time, the order in which runs reached each epoch.
+    epochs: LastByKey<u32, (f64, &'a EpochMetrics)>,
     /// With the event's time, which becomes the row's `created_at`.
     checkpoints: LastByKey<(CheckpointKind, Option<u32>), (f64, &'a Checkpoint)>,
     samples: LastByKey<u32, &'a Samples>,
@@ -167,7 +168,7 @@ impl<'a> Batch<'a> {
         match &line.event {
             Event::Started(started) => self.device = Some(&started.device),
             Event::Epoch(metrics) => {
-                self.epochs.put(metrics.epoch, metrics);
+                self.epochs.put(metrics.epoch, (line.time, metrics));
                 self.max_epoch = self.max_epoch.max(Some(metrics.epoch));
                 self.summary = Some(Summary::Progress { latest: metrics });
             }

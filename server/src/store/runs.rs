@@ -505,6 +505,11 @@ pub async fn mark_pruning(db: &SqlitePool, id: i64, cut: &str) -> sqlx::Result<b
     Ok(done.rows_affected() == 1)
 }
 
+/// Forgets a cut that did not take effect.
+pub async fn clear_pruning(db: &SqlitePool, id: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE runs SET pruned = NULL WHERE id = ?").bind(id).execute(db).await.map(drop)
+}
+
 /// A run the database says is running, as a restarted server finds it.
 #[derive(sqlx::FromRow, Debug, Clone)]
 pub struct RunningRun {

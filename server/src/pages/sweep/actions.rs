@@ -56,7 +56,7 @@ async fn finish(id: i64, result: Result<Response, AppError>) -> Response {
     match result {
         Ok(done) => done,
         Err(AppError::NotFound) => not_found().await,
-        Err(AppError::Conflict(reason)) => back(id, &reason, Some("grow")),
+        Err(AppError::Conflict(reason)) => back(id, &reason, None),
         Err(AppError::Invalid(errors)) => {
             let field = errors.first().map(|e| form_field(&e.field)).unwrap_or("grow");
             let reason = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
@@ -179,7 +179,11 @@ pub async fn grow(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(f
         let later = if grown.to_propose > 0 { format!(", {} more to be proposed as runs finish", grown.to_propose) } else { String::new() };
         back(id, &format!("Grown: {} ({} runs queued{later}).", grown.summary, grown.added), None)
     });
-    finish(id, result).await
+    match result {
+        // A grow's refusal belongs at the grow form.
+        Err(AppError::Conflict(reason)) => back(id, &reason, Some("grow")),
+        other => finish(id, other).await,
+    }
 }
 
 /// The form as the API's [`Grow`], or the field at fault and why.

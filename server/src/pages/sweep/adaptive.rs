@@ -26,12 +26,15 @@ pub fn describe(rule: &EarlyTerminate, run_epochs: u32) -> (String, Vec<u32>) {
         format!("rungs at epochs {list}")
     };
     let goal = serde_json::to_value(rungs.goal).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let once = match rungs.min_runs {
+        1 => "from the second run to reach it".to_owned(),
+        n => format!("once {n} runs have reached it"),
+    };
     let text = format!(
-        "{scheme} on {} ({goal}), eta {}: {at}; about the top 1/{} of the runs at a rung go on, once {} have reached it",
+        "{scheme} on {} ({goal}), eta {}: {at}; about the top 1/{} of the runs at a rung go on, {once}",
         rungs.metric.name(),
         rungs.eta,
         rungs.eta,
-        rungs.min_runs
     );
     (text, rungs.epochs)
 }
@@ -59,6 +62,12 @@ impl ReplayForm {
             metric: asked("et_metric").unwrap_or(default.metric),
         };
         (form, asked("replay").is_some())
+    }
+
+    /// Whether the page asks to replay the sweep's own rule exactly, with
+    /// every key it has (`max_iter`, `s`, `min_runs`, …), not the form's four.
+    pub fn own(query: &[(String, String)]) -> bool {
+        query.iter().any(|(k, v)| k == "replay" && v == "own")
     }
 
     fn of(rule: Option<&EarlyTerminate>) -> Self {
@@ -116,11 +125,15 @@ pub async fn replay(
     db: &SqlitePool,
     sweep_id: i64,
     form: &ReplayForm,
+    own: Option<&EarlyTerminate>,
     runs: &[RunSummary],
 ) -> Result<Result<ReplayView, (String, String)>, AppError> {
-    let rule = match form.rule() {
-        Ok(rule) => rule,
-        Err(fault) => return Ok(Err(fault)),
+    let rule = match own {
+        Some(rule) => rule.clone(),
+        None => match form.rule() {
+            Ok(rule) => rule,
+            Err(fault) => return Ok(Err(fault)),
+        },
     };
     let replay: Replay = match service::sweeps::replay::replay(db, sweep_id, Some(rule)).await {
         Ok((_, replay)) => replay,
@@ -161,10 +174,13 @@ pub async fn replay(
 #[derive(Serialize)]
 pub struct Proposals {
     pub metric: String,
+    /// Which way is better: `maximize` or `minimize`, as the spec says.
+    pub goal: advmix_protocol::sweep::Goal,
     pub points: Vec<service::sweeps::Proposal>,
 }
 
 pub async fn proposals(db: &SqlitePool, sweep_id: i64, spec: &SweepSpec) -> Result<Proposals, AppError> {
     let points = service::sweeps::proposals(db, sweep_id, spec).await?;
-    Ok(Proposals { metric: spec.objective().0.name(), points })
+    let (metric, goal) = spec.objective();
+    Ok(Proposals { metric: metric.name(), goal, points })
 }

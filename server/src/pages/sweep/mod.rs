@@ -247,8 +247,9 @@ pub async fn show(
     let asked = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim());
     let status_filter = asked("status").and_then(|s| RunStatus::ALL.into_iter().find(|status| status.as_str() == s));
     let (replay_form, replay_asked) = ReplayForm::from_query(&query, own_rule);
+    let own = own_rule.filter(|_| ReplayForm::own(&query));
     let (replay, replay_error) = if replay_asked {
-        match adaptive::replay(&db, id, &replay_form, &runs).await? {
+        match adaptive::replay(&db, id, &replay_form, own, &runs).await? {
             Ok(view) => (Some(view), None),
             Err(fault) => (None, Some(fault)),
         }

@@ -91,7 +91,14 @@ fn pruned(run: &store::runs::RunSummary, status: RunStatus, error: Option<String
 async fn settle(ctx: &TaskContext, run_id: i64, followed: &Followed) -> sqlx::Result<()> {
     let run_dir = ctx.paths.run_dir(run_id);
     let (status, code, error) = outcome(followed, terminal_event(&ctx.paths.run_events(run_id)));
-    let (status, error) = pruned(&store::runs::fetch(&ctx.db, run_id).await?, status, error);
+    let run = store::runs::fetch(&ctx.db, run_id).await?;
+    let (status, error) = pruned(&run, status, error);
+    // A cut whose stop came too late (the run finished or failed first) is
+    // dropped, so that `pruned` is set only on runs that were pruned (or
+    // continued after it).
+    if run.pruned.is_some() && !run.continued && status != RunStatus::Pruned {
+        store::runs::clear_pruning(&ctx.db, run_id).await?;
+    }
     let error = error.map(|reason| {
         let tail = if status == RunStatus::Failed { stderr_tail(&run_dir) } else { String::new() };
         if tail.is_empty() { reason } else { format!("{reason}\n--- last lines of stderr ---\n{tail}") }

@@ -53,13 +53,23 @@ pub async fn grow(db: &SqlitePool, runner: &Runner, max_runs: usize, sweep_id: i
     if asked != 1 {
         return Err(AppError::field("grow", "give exactly one of `seeds`, `values` or `count`"));
     }
-    let plan = if let Some(seeds) = &ask.seeds {
+    if ask.top.is_some() && ask.seeds.is_none() {
+        return Err(AppError::field("top", "goes with `seeds`: it picks the configs that get them"));
+    }
+    let mut plan = if let Some(seeds) = &ask.seeds {
         more_seeds(db, sweep_id, &spec, &existing, seeds, ask.top).await?
     } else if let Some(values) = &ask.values {
         more_values(db, sweep_id, &spec, values, max_runs).await?
     } else {
         more_configs(&spec, &existing, ask.count.unwrap_or(0), max_runs)?
     };
+    // A bayes sweep's proposals still to come count too, with the seeds the
+    // grown spec gives each: otherwise more seeds would slip past the limit.
+    if plan.spec.method == SweepMethod::Bayes {
+        let made = existing.iter().filter_map(|r| r.proposal).max().map_or(0, |p| p + 1);
+        let left = plan.spec.count.unwrap_or(0).saturating_sub(usize::try_from(made).unwrap_or(usize::MAX));
+        plan.to_propose = left.saturating_mul(plan.spec.seeds.as_ref().map_or(1, Vec::len));
+    }
     let total = existing.len() + plan.runs.len() + plan.to_propose;
     if total > max_runs {
         return Err(AppError::field(
@@ -154,9 +164,10 @@ async fn more_seeds(
         grown.seeds = Some(all);
     }
     let list = seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
-    let whom = match top {
-        Some(k) => format!("the top {k} configs by {}", spec.objective().0.name()),
-        None => format!("all {} configs", configs.len()),
+    let whom = match (top, configs.len()) {
+        (Some(k), _) => format!("the top {k} configs by {}", spec.objective().0.name()),
+        (None, 1) => "the one config".to_owned(),
+        (None, n) => format!("all {n} configs"),
     };
     Ok(Plan { spec: grown, runs, to_propose: 0, summary: format!("added seeds {list} for {whom}"), field: "seeds" })
 }
@@ -287,7 +298,10 @@ fn more_configs(spec: &SweepSpec, existing: &[store::runs::RunSummary], count: u
     }
 }
 
-/// A spec error from expanding the grown spec lands on the addition's field.
+/// A spec error from expanding the grown spec lands on the addition's
+/// field, naming the spec's field in its message.
 fn prefixed(e: advmix_protocol::sweep::SweepError, field: &str) -> AppError {
-    AppError::Invalid(e.errors.into_iter().map(|e| FieldError { field: format!("{field}: {}", e.field), message: e.message }).collect())
+    AppError::Invalid(
+        e.errors.into_iter().map(|e| FieldError { field: field.to_owned(), message: format!("{}: {}", e.field, e.message) }).collect(),
+    )
 }

@@ -121,7 +121,8 @@ pub async fn pause(db: &SqlitePool, runner: &Runner, id: i64, paused: bool) -> R
     let (summary, change) = if paused { ("paused", r#"{"pause":true}"#) } else { ("resumed", r#"{"pause":false}"#) };
     let change = store::sweeps::Change { summary, change, spec: &head.spec };
     if !store::sweeps::set_paused(db, id, paused, change).await? {
-        return Err(AppError::Conflict(format!("sweep {id} is already {summary}")));
+        let state = if paused { "already paused" } else { "not paused" };
+        return Err(AppError::Conflict(format!("sweep {id} is {state}")));
     }
     if !paused {
         runner.wake();

@@ -1,7 +1,9 @@
 //! "What would early termination have done": a sweep's recorded epochs
 //! replayed through an `early_terminate` rule, the sweep's own or another.
-//! Arrivals at each rung are ordered by when they happened (each run's
-//! start plus its epochs' recorded seconds), as the live decision saw them.
+//! Arrivals at each rung are ordered by when they happened (the time each
+//! epoch line was written; for epochs recorded before that was stored, the
+//! run's start plus its epochs' training seconds), as the live decision saw
+//! them.
 
 use advmix_protocol::sweep::EarlyTerminate;
 use advmix_protocol::sweep::early_terminate::{Replay, ReplayRun, replay as replay_runs};
@@ -25,6 +27,7 @@ pub async fn replay(db: &SqlitePool, sweep_id: i64, rule: Option<EarlyTerminate>
     }
     let mut epochs = store::epochs::of_sweep(db, sweep_id, None).await?;
     let started: std::collections::HashMap<i64, f64> = store::runs::started_seconds(db, sweep_id).await?.into_iter().collect();
+    let recorded_at = store::epochs::times_of_sweep(db, sweep_id).await?;
     let recorded = runs
         .iter()
         .filter_map(|run| {
@@ -33,7 +36,7 @@ pub async fn replay(db: &SqlitePool, sweep_id: i64, rule: Option<EarlyTerminate>
             let times = rows
                 .iter()
                 .scan(start, |t, row| {
-                    *t += row.epoch_seconds;
+                    *t = recorded_at.get(&(run.id, row.epoch)).copied().unwrap_or(*t + row.epoch_seconds);
                     Some(*t)
                 })
                 .collect();
