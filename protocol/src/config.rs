@@ -393,6 +393,21 @@ impl RunConfig {
         keys
     }
 
+    /// A stored config (JSON) without the keys its method and model ignore,
+    /// and those keys; as given, with none, when it does not read as a
+    /// config (an older version's).
+    pub fn without_ignored(json: &serde_json::Value) -> (serde_json::Value, Vec<&'static str>) {
+        let Ok(config) = serde_json::from_value::<RunConfig>(json.clone()) else { return (json.clone(), Vec::new()) };
+        let keys = config.ignored_keys();
+        let mut out = json.clone();
+        if let Some(map) = out.as_object_mut() {
+            for key in &keys {
+                map.remove(*key);
+            }
+        }
+        (out, keys)
+    }
+
     /// Whether `path` (dotted) is one of [`RunConfig::ignored_keys`] or inside one.
     pub fn ignores(&self, path: &str) -> bool {
         self.ignored_keys().iter().any(|key| path == *key || path.strip_prefix(key).is_some_and(|rest| rest.starts_with('.')))

@@ -585,3 +585,18 @@ async fn accuracies_are_latest_until_the_run_has_ended(db: SqlitePool) {
     let body = env.get(&format!("/runs/{done}")).await.text();
     assert!(body.contains("Final clean") && body.contains("Final robust") && !body.contains("Latest clean"));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_config_hides_keys_the_method_and_model_ignore(db: SqlitePool) {
+    let env = env(db.clone());
+    let id = insert_run(&db, "pgd", "succeeded").await;
+    sqlx::query("UPDATE runs SET config = ?, method = 'pgd_at' WHERE id = ?")
+        .bind(json!({"method": "pgd_at", "model": "small_cnn", "pgd_steps": 5, "aom": {"labels": "ratio"}, "depth": 28}).to_string())
+        .bind(id)
+        .execute(&db)
+        .await
+        .unwrap();
+    let body = env.get(&format!("/runs/{id}")).await.text();
+    assert!(body.contains(r#"data-key="pgd_steps""#) && !body.contains(r#"data-key="aom.labels""#) && !body.contains(r#"data-key="depth""#));
+    assert!(body.contains("<code>aom.*</code>") && body.contains("<code>widen_factor</code>"), "and says which were hidden");
+}

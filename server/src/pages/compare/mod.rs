@@ -112,7 +112,10 @@ pub(crate) async fn load(db: &SqlitePool, ids: &[i64]) -> Result<(Vec<Compared>,
             Err(e) => return Err(e.into()),
         };
         let (config, seconds) = runs::config_and_seconds(db, id).await?;
-        found.push(Compared { run, config: serde_json::from_str(&config).unwrap_or(Value::Null), seconds });
+        // A key the run's method or model ignores is no setting of it: the
+        // diff shows it as absent (—) for that run.
+        let (config, _) = advmix_protocol::RunConfig::without_ignored(&serde_json::from_str(&config).unwrap_or(Value::Null));
+        found.push(Compared { run, config, seconds });
     }
     Ok((found, missing))
 }

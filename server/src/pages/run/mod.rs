@@ -85,6 +85,8 @@ struct RunPage {
     /// `key=value` of each swept parameter, for the header.
     swept: Vec<(String, String)>,
     config: Vec<ConfigRow>,
+    /// The keys left out of `config`: its method and model ignore them.
+    ignored_keys: Vec<String>,
     command: Option<String>,
     /// Where the current attempt runs, in the executor's words.
     executor_line: Option<String>,
@@ -164,6 +166,8 @@ pub async fn show(
     };
 
     let config: Value = serde_json::from_str(&extra.config).unwrap_or(Value::Null);
+    // Keys the run's method and model never read would only mislead.
+    let (config, ignored) = advmix_protocol::RunConfig::without_ignored(&config);
     let params: serde_json::Map<String, Value> = serde_json::from_str(&run.params).unwrap_or_default();
     let swept = params.iter().map(|(k, v)| (k.clone(), super::value_text(v))).collect();
     let method = config["method"].as_str().unwrap_or(&run.method).to_owned();
@@ -210,6 +214,7 @@ pub async fn show(
         },
         swept,
         config: config_rows(&config, &params),
+        ignored_keys: ignored.iter().map(|k| if *k == "aom" { "aom.*".to_owned() } else { (*k).to_owned() }).collect(),
         command: Some(command_line(&paths, &compute, &run, extra.resume)),
         executor_line,
         job_script: read_plain_file(&paths.run_dir(id), SCRIPT).await,
