@@ -127,12 +127,15 @@ async fn shows_what_varies_progress_and_runs_ranked_by_best_robust(db: SqlitePoo
         assert!(item.contains(&format!("<strong class=\"count\">{n}</strong>")), "{key}: {item}");
     }
 
-    let table = section(&body, "<table id=\"sweep-runs\">", "</table>");
-    let order: Vec<usize> = ["data-run=\"2\"", "data-run=\"3\"", "data-run=\"1\"", "data-run=\"4\""]
+    // Ranked within each ε: 0.50 and 0.30 at ε 0.01, then 0.40 and none at 0.03.
+    let table = section(&body, "<div id=\"sweep-runs\">", "</section>");
+    assert!(body.contains("Ranked within each dataset and ε"), "and says so");
+    let order: Vec<usize> = ["digits, ε = 0.01", "data-run=\"2\"", "data-run=\"1\"", "digits, ε = 0.03", "data-run=\"3\"", "data-run=\"4\""]
         .iter()
         .map(|row| position(table, row))
         .collect();
-    assert!(order.windows(2).all(|w| w[0] < w[1]), "best robust 0.50, 0.40, 0.30, none: {table}");
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{table}");
+    assert!(section(table, "data-run=\"3\"", "</tr>").contains("<td class=\"num\">1</td>"), "first at its ε");
     let best = section(table, "data-run=\"2\"", "</tr>");
     assert!(best.contains("<td class=\"num\">1</td>"), "ranked first: {best}");
     assert!(best.contains("href=\"/runs/2\">epsilon=0.01,seed=1</a>"));
@@ -208,7 +211,7 @@ async fn a_new_sweep_lists_its_runs_and_says_no_epochs_yet(db: SqlitePool) {
     let robust = section(&body, "id=\"chart-robust\"", "</div>");
     assert!(robust.contains("No epochs yet"), "{robust}");
     assert!(section(&body, "id=\"chart-tradeoff\"", "</div>").contains("No finished runs yet"));
-    let table = section(&body, "<table id=\"sweep-runs\">", "</table>");
+    let table = section(&body, "<div id=\"sweep-runs\">", "</section>");
     assert_eq!(table.matches("<tr data-run=").count(), 4);
     assert!(!table.contains("AutoAttack"), "no run has AutoAttack yet");
     let progress = section(&body, "id=\"sweep-progress\"", "</section>");
@@ -223,7 +226,8 @@ async fn a_sweep_without_swept_parameters_says_so(db: SqlitePool) {
     assert!(body.contains("no swept parameter: every run has the same config"), "{body}");
     assert!(body.contains("Results by nothing (all runs together)"), "{body}");
     assert!(!body.contains("id=\"sweep-controls\""));
-    assert!(section(&body, "<table id=\"sweep-runs\">", "</table>").contains(">base</a>"));
+    assert!(section(&body, "<div id=\"sweep-runs\">", "</table>").contains(">base</a>"));
+    assert!(!body.contains("Ranked within each dataset"), "one threat model: nothing to say");
     assert_eq!(chart_data(&body)["color"], Value::Null);
 }
 
@@ -396,5 +400,5 @@ async fn the_sweeps_runs_and_the_filtered_runs_list_export_as_csv(db: SqlitePool
     assert_eq!(csv.lines().count(), 3, "{csv}");
     assert!(csv.lines().skip(1).all(|l| l.contains("epsilon=0.01")), "{csv}");
     let (_, _, all) = get(ready(db.clone()), "/runs.csv?status=succeeded&all=1").await;
-    assert!(all.lines().next().unwrap().contains("lr_max") && all.lines().next().unwrap().contains("aom.steps"), "every key with all=1");
+    assert!(all.lines().next().unwrap().contains("lr_max") && all.lines().next().unwrap().contains("eval.n"), "every key with all=1");
 }

@@ -123,6 +123,14 @@ struct ChartData<'a> {
     proposals: Option<&'a Proposals>,
 }
 
+/// The runs of one threat model (dataset and ε), ranked among themselves:
+/// robust accuracy under one ε says nothing about another's.
+struct RunSection {
+    /// `digits, ε = 8/255`; empty when the sweep has one threat model.
+    label: String,
+    rows: Vec<Row>,
+}
+
 #[derive(Template)]
 #[template(path = "sweep.html")]
 struct SweepPage {
@@ -133,7 +141,9 @@ struct SweepPage {
     spec: String,
     swept: Vec<Swept>,
     progress: Progress,
-    rows: Vec<Row>,
+    sections: Vec<RunSection>,
+    /// Rows across the sections.
+    row_count: usize,
     color: Option<String>,
     /// What the results table groups by.
     by: Vec<String>,
@@ -287,14 +297,46 @@ pub async fn show(
         [("by", table.by.join(",")), ("published", with_published.to_string())].into_iter().collect();
     let view = ResultsView::new(&table, &format!("/api/v1/sweeps/{id}/table"), &query_pairs, any_published);
 
-    let best: Vec<Option<f64>> = runs.iter().map(|r| r.best_robust_acc).collect();
-    let order = stats::ranking(&best);
-    let rows = order
-        .iter()
-        .enumerate()
-        .map(|(position, &i)| row(&runs[i], &params[i], &names, best[i].map(|_| position + 1)))
-        .filter(|row| status_filter.is_none_or(|s| row.status == s))
+    // Ranked within each (dataset, ε), the results table's sections too.
+    let epsilons: std::collections::HashMap<i64, f64> = store::runs::configs_of_sweep(&db, id)
+        .await?
+        .into_iter()
+        .filter_map(|(run, config)| Some((run, serde_json::from_str::<Value>(&config).ok()?["epsilon"].as_f64()?)))
         .collect();
+    let mut threats: Vec<(String, f64)> = Vec::new();
+    for run in &runs {
+        let threat = (run.dataset.clone(), epsilons.get(&run.id).copied().unwrap_or(f64::NAN));
+        if !threats.iter().any(|t| t.0 == threat.0 && t.1.total_cmp(&threat.1).is_eq()) {
+            threats.push(threat);
+        }
+    }
+    threats.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let sections: Vec<RunSection> = threats
+        .iter()
+        .map(|(dataset, epsilon)| {
+            let members: Vec<usize> = (0..runs.len())
+                .filter(|&i| &runs[i].dataset == dataset && epsilons.get(&runs[i].id).copied().unwrap_or(f64::NAN).total_cmp(epsilon).is_eq())
+                .collect();
+            let best: Vec<Option<f64>> = members.iter().map(|&i| runs[i].best_robust_acc).collect();
+            let rows = stats::ranking(&best)
+                .iter()
+                .enumerate()
+                .map(|(position, &k)| {
+                    let i = members[k];
+                    row(&runs[i], &params[i], &names, best[k].map(|_| position + 1))
+                })
+                .filter(|row| status_filter.is_none_or(|s| row.status == s))
+                .collect();
+            let label = if threats.len() > 1 {
+                let eps = if epsilon.is_nan() { "ε unknown".to_owned() } else { format!("ε = {}", service::results::epsilon_text(*epsilon)) };
+                format!("{dataset}, {eps}")
+            } else {
+                String::new()
+            };
+            RunSection { label, rows }
+        })
+        .collect();
+    let row_count = sections.iter().map(|s| s.rows.len()).sum();
 
     let data = ChartData {
         sweep: id,
@@ -347,7 +389,8 @@ pub async fn show(
         show_autoattack: runs.iter().any(|r| r.autoattack_acc.is_some()),
         any_epochs: runs.iter().any(|r| r.epochs_done > 0),
         swept,
-        rows,
+        sections,
+        row_count,
         color,
         by_label: results::by_label(&table.by),
         by: table.by.clone(),
