@@ -254,7 +254,7 @@ try {
   });
 
   const runIds = await step("find the sweep's runs", async () => {
-    const hrefs = await page.locator("table#sweep-runs tbody a[href^='/runs/']").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
+    const hrefs = await page.locator("#sweep-runs table tbody a[href^='/runs/']").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
     const ids = hrefs.map((h) => Number(h.split("/").pop())).sort((a, b) => a - b);
     check(ids.length === 2, `table#sweep-runs links ${ids.length} runs, not 2: ${hrefs.join(", ")}`);
     return ids;
@@ -350,7 +350,7 @@ try {
       const el = document.getElementById("chart-robust");
       return el.dataset.series === "2" && el.dataset.points === "2,2";
     });
-    const statuses = await page.locator("table#sweep-runs .run-status").allTextContents();
+    const statuses = await page.locator("#sweep-runs table .run-status").allTextContents();
     check(statuses.map((s) => s.trim()).join(",") === "succeeded,succeeded", `table#sweep-runs statuses: ${statuses.join(", ")}`);
     const tradeoff = await chartState(page, "chart-tradeoff");
     check(tradeoff && tradeoff.points === "2", `#chart-tradeoff has data-points=${tradeoff && tradeoff.points}, not 2`);
