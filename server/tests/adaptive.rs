@@ -335,7 +335,7 @@ async fn three_on_one_slot(db: &SqlitePool) -> (advmix_server::AppState, tokio::
     let data = tempfile::tempdir().unwrap().keep();
     let (state, stop) = common::with_executor(db.clone(), compute, fake, &data, 1);
     let scheduling = tokio::spawn(state.runner.clone().run());
-    let spec = json!({"method": "grid", "base": {"epochs": 5}, "parameters": {"lr_max": {"values": [0.01, 0.02, 0.03]}}});
+    let spec = json!({"method": "grid", "base": {"dataset": "digits", "epochs": 5}, "parameters": {"lr_max": {"values": [0.01, 0.02, 0.03]}}});
     let (_, created) = call(&state, "POST", "/api/v1/sweeps", spec).await;
     let sweep = created["id"].as_i64().unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -430,4 +430,23 @@ async fn a_sweeps_best_checkpoints_are_evaluated_once_each_best_runs_first(db: S
     assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("attack")), "{body}");
     let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM evals").fetch_one(&db).await.unwrap();
     assert_eq!(jobs, 3);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_run_on_a_missing_dataset_is_refused_at_its_field_with_the_download_command(db: SqlitePool) {
+    let data = tempfile::tempdir().unwrap();
+    let compute = Compute::Unavailable { trainer: "".into(), reason: "".into() };
+    let (state, _stop) = common::harness(db.clone(), compute, "/nonexistent/advmix-trainer".into(), data.path(), 1);
+    let spec = json!({"method": "grid", "base": {"dataset": "cifar10"}, "parameters": {"lr_max": {"values": [0.1, 0.2]}}});
+    let (status, body) = call(&state, "POST", "/api/v1/sweeps", spec.clone()).await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("dataset")), "{body}");
+    assert!(body["error"].as_str().unwrap().contains("advmix-trainer download cifar10"), "{body}");
+    let (status, body) = call(&state, "POST", "/api/v1/runs", json!({"name": "c", "config": {"dataset": "cifar100"}})).await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("config.dataset")), "{body}");
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM runs").fetch_one(&db).await.unwrap();
+    assert_eq!(runs, 0, "nothing created");
+    // Once the files are there, the same sweep is taken.
+    common::with_cifar(data.path());
+    let (status, body) = call(&state, "POST", "/api/v1/sweeps", spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }

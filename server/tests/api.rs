@@ -31,6 +31,7 @@ struct Env {
 fn env(db: SqlitePool) -> Env {
     let data = tempfile::tempdir().unwrap();
     let compute = Compute::Ready { trainer: "/opt/advmix/advmix-trainer".into(), report: common::gpu_report() };
+    common::with_cifar(data.path());
     let (state, stop) = common::harness(db, compute, "/nonexistent/advmix-trainer".into(), data.path(), 1);
     Env { state, stop, data }
 }

@@ -39,6 +39,7 @@ async fn a_hostile_run_directory_serves_nothing_outside_it(db: SqlitePool) {
     let secret = data.path().join("secret.txt");
     std::fs::write(&secret, SECRET).unwrap();
     let compute = Compute::Unavailable { trainer: "".into(), reason: "".into() };
+    common::with_cifar(data.path());
     let (state, _stop) = common::harness(db.clone(), compute, "/nonexistent/advmix-trainer".into(), data.path(), 1);
 
     let mut tx = db.begin().await.unwrap();

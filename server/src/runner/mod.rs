@@ -101,6 +101,26 @@ impl Runner {
         Err(format!("this server has no {} slot (its slots: {have}); choose auto or a device it has", wanted.as_str()))
     }
 
+    /// Refuses a run on a dataset whose files are not in the data
+    /// directory's `datasets/` (where the trainer reads them, locally or on
+    /// a cluster that shares it): it would fail a second after it started.
+    pub fn check_dataset(&self, dataset: advmix_protocol::Dataset) -> Result<(), String> {
+        let Some((dir, files, command)) = advmix_protocol::layout::dataset_files(dataset) else { return Ok(()) };
+        let root = self.paths().datasets();
+        let missing: Vec<&str> = files.iter().copied().filter(|f| !root.join(dir).join(f).is_file()).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "{} is not in {}: {} missing; run `./target/release/{command} --data-dir {}` to fetch and check it \
+             (or copy the archive there first on a machine without internet), or choose digits, which is built in",
+            serde_json::to_value(dataset).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            root.join(dir).display(),
+            if missing.len() == files.len() { "its files are".to_owned() } else { format!("{} is", missing.join(", ")) },
+            root.display(),
+        ))
+    }
+
     /// The executor's verdict on what a run asks of a cluster.
     pub async fn check_resources(&self, resources: &advmix_protocol::config::Resources) -> Result<(), String> {
         self.0.ctx.executor.check(resources).await

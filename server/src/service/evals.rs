@@ -74,7 +74,7 @@ pub async fn sweep_best(
     let mut done = SweepEvaluation::default();
     for (_, checkpoint_id) in best {
         let (_, epoch) = store::checkpoints::run_and_epoch(db, checkpoint_id).await?;
-        if store::evals::has_job(db, checkpoint_id, epoch, &request.suite, n).await? {
+        if store::evals::has_job(db, checkpoint_id, epoch, &request.suite, n, request.epsilon).await? {
             done.already += 1;
             continue;
         }

@@ -61,6 +61,7 @@ pub async fn create(db: &SqlitePool, runner: &Runner, name: &str, config: Value,
     check_name(name)?;
     let config = parse_config(config)?;
     runner.check_device(&config).map_err(|message| AppError::field("config.device", message))?;
+    runner.check_dataset(config.dataset).map_err(|message| AppError::field("config.dataset", message))?;
     let mut tx = db.begin().await?;
     let id = store::runs::insert(&mut tx, None, name.trim(), &config, &Default::default(), priority, None).await?;
     tx.commit().await?;

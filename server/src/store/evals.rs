@@ -95,16 +95,18 @@ pub async fn insert_job(
 }
 
 /// Whether the weights checkpoint `checkpoint_id` holds at `epoch` already
-/// have a queued, running or finished job of this suite on `n` points.
-pub async fn has_job(db: &SqlitePool, checkpoint_id: i64, epoch: i64, suite: &str, n: i64) -> sqlx::Result<bool> {
+/// have a queued, running or finished job of this suite on `n` points at
+/// this ε (None: the run's own).
+pub async fn has_job(db: &SqlitePool, checkpoint_id: i64, epoch: i64, suite: &str, n: i64, epsilon: Option<f64>) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM evals WHERE checkpoint_id = ? AND epoch = ? AND suite = ? AND n = ?
-                          AND status IN ('queued', 'running', 'succeeded'))",
+                          AND epsilon IS ? AND status IN ('queued', 'running', 'succeeded'))",
     )
     .bind(checkpoint_id)
     .bind(epoch)
     .bind(suite)
     .bind(n)
+    .bind(epsilon)
     .fetch_one(db)
     .await
 }

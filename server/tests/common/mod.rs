@@ -99,10 +99,25 @@ pub fn with_executor(
     (state, stop)
 }
 
-/// A state for router tests that launch nothing.
+/// Puts (empty) files where CIFAR-10 and CIFAR-100 belong under
+/// `data_dir`, so that the server, which checks only that they are there,
+/// accepts runs on them; nothing here trains on them.
+pub fn with_cifar(data_dir: &std::path::Path) {
+    for dataset in [advmix_protocol::Dataset::Cifar10, advmix_protocol::Dataset::Cifar100] {
+        let (dir, files, _) = advmix_protocol::layout::dataset_files(dataset).unwrap();
+        let dir = data_dir.join("datasets").join(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for file in files {
+            std::fs::write(dir.join(file), b"").unwrap();
+        }
+    }
+}
+
+/// A state for router tests that launch nothing, on a machine that has CIFAR.
 pub fn state(db: SqlitePool, compute: Compute) -> AppState {
-    let (state, stop) =
-        harness(db, compute, "/nonexistent/advmix-trainer".into(), "/nonexistent/advmix-data".as_ref(), 1);
+    let data = tempfile::tempdir().unwrap().keep();
+    with_cifar(&data);
+    let (state, stop) = harness(db, compute, "/nonexistent/advmix-trainer".into(), &data, 1);
     // Kept for the life of the test process: a dropped sender reads as shutdown.
     std::mem::forget(stop);
     state

@@ -49,10 +49,10 @@ pub fn count(spec: &SweepSpec, runs: &[SweepRun]) -> Result<Count, SweepError> {
 /// What the preview says about merged runs, if any were.
 pub fn merged_note(count: Count) -> Option<String> {
     (count.merged > 0).then(|| {
+        let runs = if count.merged == 1 { "1 run was".to_owned() } else { format!("{} runs were", count.merged) };
         format!(
-            "{} combinations were merged into runs already in the sweep: they differ only in keys their method or model ignores \
-             (aom.* for a method other than aom, depth and widen_factor for a model other than wide_resnet, …)",
-            count.merged
+            "{runs} merged into runs already in the sweep: they differ only in keys their method or model ignores \
+             (aom.* for a method other than aom, depth and widen_factor for a model other than wide_resnet, …)"
         )
     })
 }
@@ -64,6 +64,9 @@ pub async fn placeable(runner: &Runner, runs: &[SweepRun]) -> Result<(), FieldEr
     runs.iter()
         .try_for_each(|run| runner.check_device(&run.config))
         .map_err(|message| FieldError { field: "device".into(), message })?;
+    runs.iter()
+        .try_for_each(|run| runner.check_dataset(run.config.dataset))
+        .map_err(|message| FieldError { field: "dataset".into(), message })?;
     let mut asked = Vec::new();
     for resources in runs.iter().map(|run| &run.config.resources).filter(|r| !r.is_empty()) {
         if asked.contains(&resources) {
