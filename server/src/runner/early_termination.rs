@@ -55,6 +55,10 @@ async fn decide(db: &SqlitePool, run_id: i64, epochs: &[u32]) -> sqlx::Result<Op
     let Some(rule) = &spec.early_terminate else { return Ok(None) };
     let planned = |epochs: i64| u32::try_from(epochs).unwrap_or(u32::MAX);
     let rungs = rule.rungs(planned(run.epochs));
+    // Most ingested epochs are no rung: they need no look at the sweep.
+    if !epochs.iter().any(|&epoch| rungs.rung_of(epoch).is_some()) {
+        return Ok(None);
+    }
     // Only runs for which this epoch is a rung too are compared, as the
     // replay does: a shorter run at its last epoch is not at a rung.
     let lengths: std::collections::HashMap<i64, u32> =
