@@ -17,6 +17,17 @@
  *   init is fetch's; a plain-object body is sent as JSON. On a non-2xx
  *   answer it throws an Error whose message is the server's `error`, with
  *   .status and .body (the JSON error: field, errors) for forms.
+ *
+ * advmix.progress: the trainer's `progress` events (docs/events.md), as the
+ * run page and the runs list show them.
+ *   describe(p)    one line, as the server renders it: "epoch 3: batch 120
+ *                  of 391, 850 img/s", "evaluating epoch 3", "final
+ *                  evaluation: APGD-T (2 of 2), 38 of 355 robust"
+ *   fraction(p)    of the current stage, in [0, 1]
+ *   epochs(p)      epochs done plus the current one's fraction
+ *   endsAt(line)   ms since the epoch when the trainer's estimate runs out,
+ *                  or null
+ *   duration(s)    "45 s", "2 min", "1 h 05 min", "2 d 3 h"
  */
 (function (root) {
   "use strict";
@@ -106,6 +117,36 @@
         }
       },
     };
+  };
+
+  const duration = (seconds) => {
+    const s = Math.max(0, Math.round(seconds));
+    if (s < 60) return `${s} s`;
+    if (s < 3600) return `${Math.floor(s / 60)} min`;
+    if (s < 86400) return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+    return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+  };
+  const fraction = (p) => (p.total > 0 ? Math.min(1, Math.max(0, p.done / p.total)) : 0);
+  advmix.progress = {
+    duration,
+    fraction,
+    describe(p) {
+      const a = p.attack;
+      if (p.stage === "final") {
+        return a
+          ? `final evaluation: ${a.attack.toUpperCase()} (${a.index} of ${a.of}), ${a.robust_left} of ${a.n} robust`
+          : "final evaluation";
+      }
+      if (p.stage === "evaluate") return `evaluating epoch ${p.epoch}`;
+      const speed = p.images_per_second != null ? `, ${Math.round(p.images_per_second)} img/s` : "";
+      return `epoch ${p.epoch}: batch ${p.done} of ${p.total}${speed}`;
+    },
+    epochs(p) {
+      return p.stage === "train" ? Math.max(0, p.epoch - 1) + fraction(p) : p.epoch;
+    },
+    endsAt(line) {
+      return line.eta_seconds != null && line.time != null ? (line.time + line.eta_seconds) * 1000 : null;
+    },
   };
 
   advmix.fetchJson = async function (url, init) {

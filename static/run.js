@@ -29,6 +29,8 @@
   let autoattack = run.autoattack_acc;
   let autoattackEpoch = run.autoattack_epoch;
   let epochsDone = run.epochs_done;
+  const secondsBefore = run.seconds_before || 0;
+  let finalShown = false;
 
   // ---- charts ----------------------------------------------------------------
 
@@ -203,11 +205,12 @@
       const dt = dd.previousElementSibling;
       if (dt) dt.textContent = failure ? "error" : "reason";
     });
-    if (!live) {
-      const eta = $("fact-eta");
-      if (eta) eta.hidden = true;
-      const etaLine = $("run-eta");
-      if (etaLine) etaLine.hidden = true;
+    if (r.status !== "running") {
+      for (const id of ["fact-eta", "run-eta", "run-stage"]) {
+        const node = $(id);
+        if (node) node.hidden = true;
+      }
+      endsAt = null;
     }
     const show = (id, on) => {
       const node = $(id);
@@ -248,7 +251,8 @@
     const value = row.querySelector(".value");
     const dt = row.querySelector("dt");
     if (status === "running" && startedAt) {
-      const seconds = Math.max(0, (Date.now() - Date.parse(startedAt)) / 1000);
+      // Earlier attempts count: a resumed run took all of them.
+      const seconds = secondsBefore + Math.max(0, (Date.now() - Date.parse(startedAt)) / 1000);
       if (value) value.textContent = durationText(seconds);
       if (dt) dt.textContent = "running for";
       row.hidden = false;
@@ -257,16 +261,51 @@
     }
   }
   setInterval(() => {
-    if (status === "running") tickDuration();
+    if (status === "running") {
+      tickDuration();
+      tickEta();
+    }
   }, 1000);
 
-  function durationText(s) {
-    s = Math.round(s);
-    if (s < 60) return `${s} s`;
-    if (s < 3600) return `${Math.floor(s / 60)} min`;
-    if (s < 86400) return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
-    return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+  // ---- progress inside an epoch and in the final stage ------------------------
+
+  const P = advmix.progress;
+  let endsAt = (() => {
+    const node = $("run-eta");
+    return node && node.dataset.endsAt ? Number(node.dataset.endsAt) : null;
+  })();
+
+  /** Applies a `progress` event: the stage's bar and line, and the ETA. */
+  function applyProgress(line) {
+    if (status !== "running") return;
+    const box = $("run-stage");
+    if (box) box.hidden = false;
+    const bar = $("stage-progress");
+    if (bar) bar.value = P.fraction(line);
+    const text = $("stage-text");
+    if (text) text.textContent = P.describe(line);
+    const epochsBar = $("epochs-progress");
+    if (epochsBar) epochsBar.value = Math.max(epochsDone, P.epochs(line));
+    endsAt = P.endsAt(line);
+    tickEta();
   }
+
+  /** Counts the trainer's estimate down between its events. */
+  function tickEta() {
+    if (endsAt == null) return;
+    const text = P.duration((endsAt - Date.now()) / 1000);
+    for (const id of ["run-eta", "fact-eta"]) {
+      const node = $(id);
+      if (!node) continue;
+      node.hidden = false;
+      const value = node.querySelector(".value");
+      if (value) value.textContent = text;
+    }
+    const basis = document.querySelector("#fact-eta .basis");
+    if (basis) basis.textContent = "(the trainer's estimate: the epochs, their evaluations and the final attack)";
+  }
+
+  const durationText = (s) => advmix.progress.duration(s);
 
   async function reloadRun() {
     try {
@@ -496,6 +535,14 @@
       case "stopped":
         reloadMetrics();
         pollLog();
+        break;
+      case "progress":
+        applyProgress(event);
+        // The final stage's row appears with its first progress.
+        if (event.stage === "final" && !finalShown) {
+          finalShown = true;
+          refreshTables();
+        }
         break;
       case "eval_progress":
       case "eval":

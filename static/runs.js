@@ -42,13 +42,7 @@
 
   const percent = (v) => (typeof v === "number" && Number.isFinite(v) ? (v * 100).toFixed(1) : "—");
 
-  function duration(seconds) {
-    const s = Math.max(0, Math.round(seconds));
-    if (s < 60) return `${s} s`;
-    if (s < 3600) return `${Math.floor(s / 60)} min`;
-    if (s < 86400) return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
-    return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
-  }
+  const duration = (seconds) => advmix.progress.duration(seconds);
 
   const rowOf = (id) => (table ? table.querySelector(`tbody tr[data-run-id="${Number(id)}"]`) : null);
 
@@ -71,10 +65,35 @@
   function updateEta(row) {
     const eta = row.querySelector(".eta");
     if (!eta) return;
+    const running = row.dataset.status === "running";
+    // The trainer's own estimate counts evaluations and the final attack.
+    if (running && row.dataset.endsAt) {
+      eta.textContent = `ETA ${duration((Number(row.dataset.endsAt) - Date.now()) / 1000)}`;
+      return;
+    }
     const left = Number(row.dataset.epochs) - Number(row.dataset.epochsDone);
     const mean = Number(row.dataset.epochSeconds);
-    const show = row.dataset.status === "running" && left > 0 && row.dataset.epochSeconds !== "" && mean > 0;
+    const show = running && left > 0 && row.dataset.epochSeconds !== "" && mean > 0;
     eta.textContent = show ? `ETA ${duration(mean * left)}` : "";
+  }
+
+  function applyProgress(row, line) {
+    if (row.dataset.status !== "running") setStatus(row, "running");
+    const P = advmix.progress;
+    const bar = row.querySelector(".progress progress");
+    if (bar) {
+      bar.value = Math.max(Number(row.dataset.epochsDone || 0), P.epochs(line));
+      bar.title = P.describe(line);
+    }
+    const ends = P.endsAt(line);
+    row.dataset.endsAt = ends == null ? "" : String(Math.round(ends));
+    updateEta(row);
+  }
+
+  if (table) {
+    setInterval(() => {
+      table.querySelectorAll('tbody tr[data-status="running"]').forEach(updateEta);
+    }, 1000);
   }
 
   function setProgress(row, done, epochs) {
@@ -84,7 +103,9 @@
     const bar = row.querySelector(".progress progress");
     if (bar) {
       bar.max = Number(row.dataset.epochs);
-      bar.value = done;
+      // An epoch ends after its batches: the bar may already be inside the next.
+      const now = Number(bar.value) || 0;
+      bar.value = now > done && now < done + 1 ? now : done;
     }
     setText(row, ".progress .progress-text", `${done}/${row.dataset.epochs}`);
     updateEta(row);
@@ -158,6 +179,9 @@
         break;
       case "epoch":
         applyEpoch(row, event);
+        break;
+      case "progress":
+        applyProgress(row, event);
         break;
       case "finished":
         setBest(row, event.best_robust_acc, event.best_epoch);

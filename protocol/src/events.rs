@@ -29,6 +29,83 @@ pub enum Event {
     /// then the report.
     EvalProgress(EvalProgress),
     Eval(EvalReport),
+    /// Where a running trainer is, at most about once a second. Readers
+    /// keep only the newest: it is a gauge, not a record.
+    Progress(Progress),
+}
+
+/// What the trainer is busy with.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Training batches of `epoch`.
+    Train,
+    /// The per-epoch PGD evaluation after `epoch`'s batches.
+    Evaluate,
+    /// `eval.final_attack` on the final weights.
+    Final,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Progress {
+    pub stage: Stage,
+    /// The epoch being trained or evaluated (1-based); the last one in the
+    /// final stage.
+    pub epoch: u32,
+    /// Batches of the epoch done and in all (train); points of the current
+    /// attack done and to do (final); 0 of 1 while evaluating.
+    pub done: u64,
+    pub total: u64,
+    /// Training images per second over the epoch so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images_per_second: Option<f64>,
+    /// The trainer's estimate of the seconds left in the whole run, the
+    /// per-epoch evaluations and the final stage included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta_seconds: Option<f64>,
+    /// The final stage's attack in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attack: Option<AttackProgress>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct AttackProgress {
+    /// `pgd`, `apgd-ce`, `apgd-t`, `fab-t` or `square`.
+    pub attack: String,
+    /// 1-based position in the suite, and the suite's length.
+    pub index: u32,
+    pub of: u32,
+    /// Points still robust, of `n` evaluated.
+    pub robust_left: i64,
+    pub n: i64,
+}
+
+impl Progress {
+    /// One line for people: `epoch 3: batch 120 of 391, 850 img/s`, or
+    /// `final evaluation: APGD-T (2 of 2), 38 of 355 robust`.
+    pub fn describe(&self) -> String {
+        match (&self.stage, &self.attack) {
+            (Stage::Final, Some(a)) => format!(
+                "final evaluation: {} ({} of {}), {} of {} robust",
+                a.attack.to_uppercase(),
+                a.index,
+                a.of,
+                a.robust_left,
+                a.n
+            ),
+            (Stage::Final, None) => "final evaluation".to_owned(),
+            (Stage::Evaluate, _) => format!("evaluating epoch {}", self.epoch),
+            (Stage::Train, _) => {
+                let speed = self.images_per_second.map(|s| format!(", {s:.0} img/s")).unwrap_or_default();
+                format!("epoch {}: batch {} of {}{speed}", self.epoch, self.done, self.total)
+            }
+        }
+    }
+
+    /// The fraction of the current stage done, in [0, 1].
+    pub fn fraction(&self) -> f64 {
+        if self.total == 0 { 0.0 } else { (self.done as f64 / self.total as f64).clamp(0.0, 1.0) }
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -473,3 +473,67 @@ async fn autoattack_at_another_epsilon_does_not_count_as_the_runs(db: SqlitePool
     assert_eq!(evals_of(&db, run_id).await.len(), 1);
     assert_eq!(autoattack(&db, run_id).await, (None, None), "the report was at ε=0.03, the run's ε is 0.1");
 }
+
+fn progress(time: f64, stage: advmix_protocol::events::Stage, done: u64, attack: Option<(&str, u32, i64)>) -> String {
+    use advmix_protocol::events::{AttackProgress, Progress};
+    let attack = attack.map(|(attack, index, robust_left)| AttackProgress { attack: attack.into(), index, of: 2, robust_left, n: 100 });
+    line(time, Event::Progress(Progress { stage, epoch: 4, done, total: 80, images_per_second: Some(500.0), eta_seconds: Some(30.0), attack }))
+}
+
+async fn stored_progress(db: &SqlitePool, run_id: i64) -> Option<serde_json::Value> {
+    let text: Option<String> = sqlx::query_scalar("SELECT progress FROM runs WHERE id = ?").bind(run_id).fetch_one(db).await.unwrap();
+    text.map(|t| serde_json::from_str(&t).unwrap())
+}
+
+/// Progress is a gauge: only the newest line is kept, whatever the number
+/// of lines, and the run's end clears it.
+#[sqlx::test(migrations = "../migrations")]
+async fn only_the_newest_progress_is_kept_and_the_end_clears_it(db: SqlitePool) {
+    use advmix_protocol::events::Stage;
+    let run_id = insert_run(&db).await;
+    let dir = run_dir();
+    let many: Vec<String> = (0..50u32).map(|b| progress(1100.0 + f64::from(b), Stage::Train, u64::from(b), None)).collect();
+    append(&dir.events, &many.concat());
+    let bus = Bus::new(64);
+    let mut rx = bus.subscribe();
+    ingest::ingest_file(&db, run_id, &dir.events, Some(&bus)).await.unwrap();
+    let kept = stored_progress(&db, run_id).await.expect("a progress is kept");
+    assert_eq!((kept["type"].as_str(), kept["done"].as_u64(), kept["time"].as_f64()), (Some("progress"), Some(49), Some(1149.0)));
+    // Every line still goes out live, for pages that follow the run.
+    let mut sent = 0;
+    while let Ok(BusEvent::Event(_)) = rx.try_recv() {
+        sent += 1;
+    }
+    assert_eq!(sent, 50);
+    // The API's run carries it while the run runs.
+    let api: serde_json::Value =
+        serde_json::to_value(advmix_server::store::runs::fetch(&db, run_id).await.unwrap()).unwrap();
+    assert_eq!(api["progress"]["done"], 49);
+
+    append(&dir.events, &finished());
+    ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap();
+    assert_eq!(stored_progress(&db, run_id).await, None);
+}
+
+/// The final stage has its evaluation row from its first progress line, so
+/// the run page has no gap between the last epoch and the first attack.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_final_stage_row_exists_from_its_first_progress(db: SqlitePool) {
+    use advmix_protocol::events::Stage;
+    let run_id = insert_run(&db).await;
+    sqlx::query("UPDATE runs SET config = '{\"epsilon\": 0.03}' WHERE id = ?").bind(run_id).execute(&db).await.unwrap();
+    let dir = run_dir();
+    let mut lines = epochs_1_to_3();
+    lines.extend(epoch_4_and_finished().into_iter().take(4));
+    lines.push(progress(1009.0, Stage::Final, 0, Some(("apgd-ce", 1, 100))));
+    append(&dir.events, &lines.concat());
+    ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap();
+    assert_eq!(evals_of(&db, run_id).await, [("final".into(), "aa-fast".into(), Some(4), "running".into(), None, None, Some("last".into()))]);
+
+    // The attacks' own lines then fill the same row.
+    append(&dir.events, &[eval_progress("apgd-ce", 1, 40), eval_progress("apgd-t", 2, 31), eval_report(0.31)].concat());
+    ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap();
+    let rows = evals_of(&db, run_id).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].3, "succeeded");
+}

@@ -34,3 +34,45 @@ async fn slots_take_only_runs_that_accept_their_device(db: SqlitePool) {
     let _ = queue(&db, "cuda", 0).await;
     assert_eq!(next(&db, "cpu").await, None, "nothing a CPU slot may take");
 }
+
+/// Every attempt is kept with its span, so a resumed or requeued run's
+/// duration counts all of them, however its attempts began and ended.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_runs_duration_counts_every_attempt(db: SqlitePool) {
+    use store::RunStatus;
+    let id = queue(&db, "auto", 0).await;
+    assert!(store::runs::claim(&db, id, "cpu-0", "cpu").await.unwrap());
+    // Pretend the first attempt ran 100 s and was stopped.
+    sqlx::query("UPDATE runs SET started_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-300 seconds') WHERE id = ?")
+        .bind(id)
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE runs SET status = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-200 seconds') WHERE id = ?")
+        .bind(RunStatus::Stopped)
+        .bind(id)
+        .execute(&db)
+        .await
+        .unwrap();
+    assert!(store::runs::requeue(&db, id, true).await.unwrap());
+    assert!(store::runs::claim(&db, id, "cpu-0", "cpu").await.unwrap());
+    // The cluster started the job again by itself after 50 s.
+    sqlx::query("UPDATE runs SET started_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-50 seconds') WHERE id = ?")
+        .bind(id)
+        .execute(&db)
+        .await
+        .unwrap();
+    store::runs::set_handle(&db, id, "local:1", false).await.unwrap();
+    store::runs::new_attempt(&db, id, "requeued after node failure").await.unwrap();
+    assert!(store::runs::mark_ended(&db, id, RunStatus::Succeeded, Some(0), None).await.unwrap());
+
+    let attempts = store::runs::attempts(&db, id).await.unwrap();
+    let summary: Vec<(i64, Option<&str>)> = attempts.iter().map(|a| (a.attempt, a.status.as_deref())).collect();
+    assert_eq!(summary, [(1, Some("stopped")), (2, Some("restarted")), (3, Some("succeeded"))]);
+    assert_eq!(attempts[1].error.as_deref(), Some("requeued after node failure"));
+    let spans: Vec<f64> = attempts.iter().map(|a| a.seconds.unwrap()).collect();
+    assert!((spans[0] - 100.0).abs() < 2.0 && (spans[1] - 50.0).abs() < 2.0 && spans[2] < 2.0, "{spans:?}");
+    let detail = store::runs::detail(&db, id).await.unwrap();
+    assert!((detail.seconds.unwrap() - 150.0).abs() < 3.0, "{:?}", detail.seconds);
+    assert!((detail.seconds_before - 150.0).abs() < 3.0, "{}", detail.seconds_before);
+}

@@ -156,6 +156,30 @@ fn the_final_attack_runs_after_the_last_epoch() {
     assert!(report.robust_acc <= report.clean_acc);
     // APGD is at least as strong as the per-epoch PGD on the same points.
     assert!(report.robust_acc <= finished.final_robust_acc + 0.05, "{} vs PGD {}", report.robust_acc, finished.final_robust_acc);
+
+    // Progress: the epoch's batches from 0, its evaluation before its
+    // `epoch` line, and the final stage from before its first attack's result.
+    use advmix_protocol::events::Stage;
+    let progress: Vec<(usize, &advmix_protocol::events::Progress)> = events
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e {
+            Event::Progress(p) => Some((i, p)),
+            _ => None,
+        })
+        .collect();
+    let (_, first) = progress[0];
+    assert_eq!((first.stage, first.epoch, first.done), (Stage::Train, 1, 0), "{first:?}");
+    let evaluate = progress.iter().find(|(_, p)| p.stage == Stage::Evaluate).expect("an evaluate progress");
+    assert!(evaluate.0 < position(|e| matches!(e, Event::Epoch(_))));
+    let (at, fin) = progress.iter().find(|(_, p)| p.stage == Stage::Final).expect("a final-stage progress");
+    assert!(*at < position(|e| matches!(e, Event::EvalProgress(_))));
+    let attack = fin.attack.as_ref().expect("the final stage names its attack");
+    assert_eq!((attack.attack.as_str(), attack.index, attack.of, attack.n), ("apgd-ce", 1, 2, 60));
+    // After the first epoch was timed, every estimate is a time, and none is negative.
+    let after_eval = progress.iter().filter(|(i, _)| *i > evaluate.0);
+    assert!(after_eval.clone().all(|(_, p)| p.eta_seconds.is_some_and(|s| s >= 0.0)), "{progress:?}");
+    assert!(progress.iter().all(|(_, p)| p.done <= p.total), "{progress:?}");
 }
 
 /// A stop inside the final stage ends the run as stopped with every epoch

@@ -247,11 +247,17 @@ struct Row {
     timed_epochs: i64,
     /// On a cluster: where the job is and why it waits (`PENDING (Priority)`).
     placement: Option<String>,
+    /// The trainer's newest progress while it runs.
+    progress: Option<super::LiveProgress>,
 }
 
 impl Row {
-    /// Time left for a running run, from its mean epoch so far.
+    /// Time left for a running run: the trainer's estimate, else from its
+    /// mean epoch so far.
     fn eta(&self) -> Option<String> {
+        if let Some(eta) = self.progress.as_ref().and_then(super::LiveProgress::eta) {
+            return Some(eta);
+        }
         let left = self.run.epochs - self.run.epochs_done;
         (self.run.status == RunStatus::Running && left > 0).then_some(())?;
         self.epoch_seconds.map(|s| duration(s * left as f64))
@@ -268,6 +274,13 @@ impl Row {
     }
     fn best_value_attr(&self) -> String {
         self.run.best_robust_acc.map(|v| v.to_string()).unwrap_or_default()
+    }
+    /// The epochs bar's value: with the current epoch's fraction while it trains.
+    fn epochs_value(&self) -> String {
+        self.progress.as_ref().map_or_else(|| self.run.epochs_done.to_string(), |p| format!("{:.3}", p.epochs))
+    }
+    fn ends_at_attr(&self) -> String {
+        self.progress.as_ref().map(super::LiveProgress::ends_at_ms).unwrap_or_default()
     }
     fn epoch_seconds_attr(&self) -> String {
         self.epoch_seconds.map(|s| format!("{s:.3}")).unwrap_or_default()
@@ -388,6 +401,7 @@ pub async fn show(
             epoch_seconds,
             timed_epochs,
             placement,
+            progress: super::LiveProgress::of(&run),
             run,
         });
     }

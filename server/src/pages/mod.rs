@@ -44,6 +44,48 @@ pub fn percent(value: Option<f64>) -> String {
 
 /// A span of time to the precision a person reads at a glance: `45 s`,
 /// `12 min`, `3 h 05 min`, `2 d 4 h`.
+/// A running run's newest `progress` event, as the pages show it: the
+/// stage's bar and line, and when the trainer expects the run to end.
+pub struct LiveProgress {
+    pub text: String,
+    /// Of the current stage: an epoch's batches, or an attack's points.
+    pub fraction: f64,
+    /// Epochs done plus the current epoch's fraction, for an epochs bar.
+    pub epochs: f64,
+    /// Unix seconds at which the trainer's estimate runs out.
+    pub ends_at: Option<f64>,
+}
+
+impl LiveProgress {
+    /// From a run's stored progress line; None when it has none.
+    pub fn of(run: &crate::store::runs::RunSummary) -> Option<LiveProgress> {
+        use advmix_protocol::events::Stage;
+        let line: advmix_protocol::EventLine = serde_json::from_str(run.progress.as_deref()?).ok()?;
+        let advmix_protocol::Event::Progress(p) = line.event else { return None };
+        let epochs = match p.stage {
+            Stage::Train => f64::from(p.epoch.saturating_sub(1)) + p.fraction(),
+            Stage::Evaluate | Stage::Final => f64::from(p.epoch),
+        };
+        Some(LiveProgress {
+            text: p.describe(),
+            fraction: p.fraction(),
+            epochs: epochs.min(run.epochs as f64),
+            ends_at: p.eta_seconds.map(|s| line.time + s),
+        })
+    }
+
+    /// `2 min`: what is left of the estimate now.
+    pub fn eta(&self) -> Option<String> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64();
+        self.ends_at.map(|end| duration(end - now))
+    }
+
+    /// For a `data-ends-at` attribute: milliseconds, or empty.
+    pub fn ends_at_ms(&self) -> String {
+        self.ends_at.map(|s| format!("{:.0}", s * 1000.0)).unwrap_or_default()
+    }
+}
+
 pub fn duration(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as i64;
     match s {

@@ -293,6 +293,11 @@ async fn final_row(conn: &mut SqliteConnection, run_id: i64, epoch: Option<u32>,
     .await
 }
 
+/// The row of a training run's final stage, from the moment it starts.
+pub(super) async fn open_final(conn: &mut SqliteConnection, run_id: i64, attacks: u32, n: i64) -> sqlx::Result<()> {
+    final_row(conn, run_id, None, suite_of(attacks), n).await.map(drop)
+}
+
 /// A training run's final-stage progress, from its events.
 pub(super) async fn record_final_progress(conn: &mut SqliteConnection, run_id: i64, p: &EvalProgress) -> sqlx::Result<()> {
     let id = final_row(conn, run_id, None, suite_of(p.of), p.n).await?;

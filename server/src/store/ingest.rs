@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::Hash;
 
-use advmix_protocol::events::{Checkpoint, CheckpointKind, EpochMetrics, Finished, Samples};
+use advmix_protocol::events::{Checkpoint, CheckpointKind, EpochMetrics, Finished, Progress, Samples, Stage};
 use advmix_protocol::{Event, EventLine};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 
@@ -65,7 +65,7 @@ pub async fn forget_run(conn: &mut SqliteConnection, run_id: i64) -> sqlx::Resul
     }
     let reset = sqlx::query(
         "UPDATE runs SET events_offset = 0, epochs_done = 0, best_robust_acc = NULL, best_epoch = NULL,
-                final_clean_acc = NULL, final_robust_acc = NULL
+                final_clean_acc = NULL, final_robust_acc = NULL, progress = NULL
          WHERE id = ?",
     )
     .bind(run_id)
@@ -112,6 +112,15 @@ async fn apply_run(conn: &mut SqliteConnection, run_id: i64, events: &[EventLine
     if let Some(summary) = &batch.summary {
         update_summary(conn, run_id, batch.max_epoch, summary).await?;
     }
+    if let Some(progress) = batch.progress {
+        let text = progress.map(|line| serde_json::to_string(line).expect("event lines serialize"));
+        sqlx::query("UPDATE runs SET progress = ? WHERE id = ?").bind(text).bind(run_id).execute(&mut *conn).await?;
+        // The final stage's row exists from the stage's first moment, not
+        // only once its first attack is done.
+        if let Some(Event::Progress(Progress { stage: Stage::Final, attack: Some(a), .. })) = progress.map(|l| &l.event) {
+            evals::open_final(conn, run_id, a.of, a.n).await?;
+        }
+    }
     // After the checkpoints and epochs: the rows name the `last` checkpoint
     // and the newest epoch.
     for event in &batch.evals {
@@ -138,6 +147,9 @@ struct Batch<'a> {
     max_epoch: Option<u32>,
     summary: Option<Summary<'a>>,
     evals: Vec<&'a Event>,
+    /// The newest `progress` line, or None when the trainer ended after it:
+    /// only the last matters, and it replaces the stored one.
+    progress: Option<Option<&'a EventLine>>,
 }
 
 /// The source of the summary columns: whichever came last of an epoch
@@ -157,6 +169,7 @@ impl<'a> Batch<'a> {
             max_epoch: None,
             summary: None,
             evals: Vec::new(),
+            progress: None,
         };
         for line in events {
             batch.add(line);
@@ -178,9 +191,13 @@ impl<'a> Batch<'a> {
                 self.checkpoints.put((checkpoint.kind, epoch), (line.time, checkpoint));
             }
             Event::Samples(samples) => self.samples.put(samples.epoch, samples),
-            Event::Finished(finished) => self.summary = Some(Summary::Finished(finished)),
+            Event::Finished(finished) => {
+                self.summary = Some(Summary::Finished(finished));
+                self.progress = Some(None);
+            }
             // How a run ended is the run task's to record, with the exit status.
-            Event::Failed { .. } | Event::Stopped { .. } => {}
+            Event::Failed { .. } | Event::Stopped { .. } => self.progress = Some(None),
+            Event::Progress(_) => self.progress = Some(Some(line)),
             // The final stage (`eval.final_attack`): few lines, applied in order.
             Event::EvalProgress(_) | Event::Eval(_) => self.evals.push(&line.event),
         }

@@ -12,6 +12,7 @@ const RUN_COLUMNS: &str = "r.id, r.sweep_id, r.name, r.status, r.method, r.datas
     r.priority, r.slot, r.device, r.handle, r.attempt, r.created_at, r.started_at, r.finished_at, r.exit_code,
     r.error, r.note, r.params, r.best_robust_acc, r.best_epoch, r.final_clean_acc, r.final_robust_acc,
     r.autoattack_acc, r.autoattack_epoch, r.pruned, r.continued, r.proposal,
+    CASE WHEN r.status = 'running' THEN r.progress END AS progress,
     (SELECT group_concat(tag, ',') FROM run_tags t WHERE t.run_id = r.id) AS tags";
 
 /// Sortable columns, by their API names; anything else is refused.
@@ -68,6 +69,9 @@ pub struct RunSummary {
     pub continued: bool,
     /// Its proposal in a bayes sweep, in order of proposal.
     pub proposal: Option<i64>,
+    /// The trainer's newest `progress` event line while the run is running.
+    #[serde(serialize_with = "raw_json_opt")]
+    pub progress: Option<String>,
     #[serde(serialize_with = "tag_list")]
     pub tags: Option<String>,
 }
@@ -289,33 +293,64 @@ pub async fn max_id(db: &SqlitePool) -> sqlx::Result<i64> {
 pub struct RunDetail {
     pub config: String,
     pub resume: bool,
-    /// This attempt's wall time so far (running) or in all (ended).
+    /// Wall time of all its attempts, the current one up to now.
     pub seconds: Option<f64>,
+    /// Wall time of the attempts before the current one.
+    pub seconds_before: f64,
     pub sweep_name: Option<String>,
 }
 
+/// An attempt's span in seconds: to its end, to now while the run runs it,
+/// and nothing for one that neither ended nor runs (waiting in a queue).
+const ATTEMPT_SECONDS: &str = "(julianday(coalesce(a.finished_at, CASE WHEN r.status = 'running' AND a.attempt = r.attempt THEN 'now' END))
+     - julianday(a.started_at)) * 86400.0";
+
 pub async fn detail(db: &SqlitePool, id: i64) -> sqlx::Result<RunDetail> {
-    sqlx::query_as(
+    sqlx::query_as(AssertSqlSafe(format!(
         "SELECT r.config, r.resume,
-                (julianday(coalesce(r.finished_at, CASE WHEN r.status = 'running' THEN 'now' END))
-                 - julianday(r.started_at)) * 86400.0 AS seconds,
+                (SELECT sum({ATTEMPT_SECONDS}) FROM attempts a WHERE a.run_id = r.id) AS seconds,
+                coalesce((SELECT sum({ATTEMPT_SECONDS}) FROM attempts a WHERE a.run_id = r.id AND a.attempt < r.attempt), 0.0)
+                    AS seconds_before,
                 s.name AS sweep_name
-         FROM runs r LEFT JOIN sweeps s ON s.id = r.sweep_id WHERE r.id = ?",
-    )
+         FROM runs r LEFT JOIN sweeps s ON s.id = r.sweep_id WHERE r.id = ?"
+    )))
     .bind(id)
     .fetch_one(db)
     .await
 }
 
-/// The config and wall time (started to finished, or to now) of a run, for
-/// the compare page.
+/// The config and wall time (all attempts, the current one to now) of a
+/// run, for the compare page.
 pub async fn config_and_seconds(db: &SqlitePool, id: i64) -> sqlx::Result<(String, Option<f64>)> {
-    sqlx::query_as(
-        "SELECT config, (julianday(coalesce(finished_at, 'now')) - julianday(started_at)) * 86400.0
-         FROM runs WHERE id = ?",
-    )
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT r.config, (SELECT sum({ATTEMPT_SECONDS}) FROM attempts a WHERE a.run_id = r.id)
+         FROM runs r WHERE r.id = ?"
+    )))
     .bind(id)
     .fetch_one(db)
+    .await
+}
+
+/// One attempt of a run: when it ran and how it ended.
+#[derive(sqlx::FromRow, Serialize, Clone, Debug)]
+pub struct Attempt {
+    pub attempt: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// The run's status when it ended, or `restarted`; None while it runs.
+    pub status: Option<String>,
+    pub error: Option<String>,
+    pub seconds: Option<f64>,
+}
+
+/// A run's attempts, first first.
+pub async fn attempts(db: &SqlitePool, id: i64) -> sqlx::Result<Vec<Attempt>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT a.attempt, a.started_at, a.finished_at, a.status, a.error, {ATTEMPT_SECONDS} AS seconds
+         FROM attempts a JOIN runs r ON r.id = a.run_id WHERE a.run_id = ? ORDER BY a.attempt"
+    )))
+    .bind(id)
+    .fetch_all(db)
     .await
 }
 
@@ -377,7 +412,7 @@ pub async fn next_queued(db: &SqlitePool, device: &str) -> sqlx::Result<Option<Q
 pub async fn claim(db: &SqlitePool, id: i64, slot: &str, device: &str) -> sqlx::Result<bool> {
     let done = sqlx::query(AssertSqlSafe(format!(
         "UPDATE runs SET status = ?, slot = ?, device = ?, handle = NULL, attempt = attempt + 1,
-                started_at = {NOW}, finished_at = NULL, exit_code = NULL, error = NULL, resume = 0
+                started_at = {NOW}, finished_at = NULL, exit_code = NULL, error = NULL, resume = 0, progress = NULL
          WHERE id = ? AND status = ?"
     )))
     .bind(RunStatus::Running)
@@ -479,7 +514,7 @@ pub async fn mark_ended(
     error: Option<&str>,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(AssertSqlSafe(format!(
-        "UPDATE runs SET status = ?, exit_code = ?, error = ?, finished_at = {NOW}, handle = NULL
+        "UPDATE runs SET status = ?, exit_code = ?, error = ?, finished_at = {NOW}, handle = NULL, progress = NULL
          WHERE id = ? AND {HAS_JOB}"
     )))
     .bind(status)

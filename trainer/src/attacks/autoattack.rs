@@ -47,6 +47,29 @@ impl AttackName {
     }
 }
 
+impl AttackName {
+    /// About how many forward-and-backward passes the attack spends on a
+    /// point, from its budget: the ETA's unit of work. Square queries the
+    /// model without gradients, and a forward pass is about a third of a
+    /// forward-and-backward one.
+    pub fn passes_per_point(self) -> f64 {
+        let apgd = Apgd::default();
+        let fab = FabT::default();
+        match self {
+            AttackName::Pgd => f64::from(PGD_STEPS + 1),
+            AttackName::ApgdCe => f64::from(apgd.iterations * apgd.restarts),
+            AttackName::ApgdT => f64::from(apgd.iterations * apgd.restarts) * APGD_T_TARGETS as f64,
+            AttackName::FabT => f64::from(fab.iterations) * fab.n_targets as f64,
+            AttackName::Square => f64::from(Square::default().queries) / 3.0,
+        }
+    }
+}
+
+/// The suite's PGD: PGD-20, step ε/4.
+const PGD_STEPS: u32 = 20;
+/// APGD-T tries the 9 most likely wrong classes, as the reference does.
+const APGD_T_TARGETS: usize = 9;
+
 impl Suite {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -134,11 +157,35 @@ impl Report {
 /// still robust).
 pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, i64);
 
+/// Where an evaluation is, between two batches of an attack.
+pub struct Between<'a> {
+    /// 1-based position of the attack in the suite.
+    pub index: usize,
+    pub attack: AttackName,
+    /// Points of this attack done, of `points` it runs on.
+    pub done: i64,
+    pub points: i64,
+    /// Which points are still robust; counting it waits for the device, so
+    /// only a caller that reports reads it.
+    pub robust: &'a Tensor,
+    /// Seconds this attack has run.
+    pub seconds: f64,
+}
+
+impl Between<'_> {
+    pub fn robust_left(&self) -> i64 {
+        count(self.robust)
+    }
+}
+
+/// Called before every batch: true gives up the evaluation.
+pub type Hook<'a> = &'a mut dyn FnMut(&Between) -> bool;
+
 fn run_attack(name: AttackName, model: &impl ModuleT, x: &Tensor, y: &Tensor, epsilon: f64) -> Tensor {
     match name {
-        AttackName::Pgd => Pgd { epsilon, step: epsilon / 4.0, steps: 20, random_start: true }.attack_ce(model, x, y, false),
+        AttackName::Pgd => Pgd { epsilon, step: epsilon / 4.0, steps: PGD_STEPS, random_start: true }.attack_ce(model, x, y, false),
         AttackName::ApgdCe => Apgd { epsilon, ..Apgd::default() }.attack_ce(model, x, y),
-        AttackName::ApgdT => Apgd { epsilon, ..Apgd::default() }.attack_targeted(model, x, y, 9),
+        AttackName::ApgdT => Apgd { epsilon, ..Apgd::default() }.attack_targeted(model, x, y, APGD_T_TARGETS),
         AttackName::FabT => FabT { epsilon, ..FabT::default() }.attack(model, x, y),
         AttackName::Square => Square { epsilon, ..Square::default() }.attack(model, x, y),
     }
@@ -158,11 +205,11 @@ pub fn evaluate(
     batch: i64,
     progress: Progress,
 ) -> Report {
-    evaluate_until(model, x, y, epsilon, suite, batch, progress, &|| false).expect("never asked to stop")
+    evaluate_until(model, x, y, epsilon, suite, batch, progress, &mut |_| false).expect("never asked to stop")
 }
 
-/// [`evaluate`], giving up (None) as soon as `stop` says so between two
-/// batches: a stop request must not wait for a long attack to end.
+/// [`evaluate`], giving up (None) as soon as `between` says so before a
+/// batch: a stop request must not wait for a long attack to end.
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate_until(
     model: &impl ModuleT,
@@ -172,7 +219,7 @@ pub fn evaluate_until(
     suite: Suite,
     batch: i64,
     progress: Progress,
-    stop: &dyn Fn() -> bool,
+    between: Hook,
 ) -> Option<Report> {
     let n = x.size()[0];
     let clean: Vec<Tensor> = (0..n)
@@ -192,7 +239,8 @@ pub fn evaluate_until(
         let points = idx.size()[0];
         let mut offset = 0;
         while offset < points {
-            if stop() {
+            let at = Between { index: k + 1, attack: name, done: offset, points, robust: &robust, seconds: start.elapsed().as_secs_f64() };
+            if between(&at) {
                 return None;
             }
             let len = batch.min(points - offset);

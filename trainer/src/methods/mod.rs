@@ -85,3 +85,15 @@ pub fn sample_beta(alpha: f64, n: i64, device: Device) -> Tensor {
 pub fn per_sample(w: &Tensor, x: &Tensor) -> Tensor {
     w.view([-1, 1, 1, 1]) * x
 }
+
+/// Forward-and-backward passes one training image costs under the method:
+/// its attack's steps plus the update. Until an evaluation has been timed,
+/// the ETA turns training speed into attack speed with it.
+pub fn passes_per_image(config: &RunConfig) -> f64 {
+    let attack_steps = match config.method {
+        Method::Erm | Method::Mixup => 0,
+        Method::PgdAt | Method::Trades | Method::MixupPgd => config.pgd_steps,
+        Method::Aom => config.aom.steps,
+    };
+    f64::from(attack_steps + 1)
+}

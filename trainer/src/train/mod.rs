@@ -8,6 +8,7 @@
 
 pub mod eval;
 pub mod metadata;
+pub mod progress;
 pub mod samples;
 
 use std::collections::HashMap;
@@ -36,6 +37,7 @@ use crate::models::{self, Normalization};
 use crate::optim::Sgd;
 use crate::schedule::learning_rate;
 use crate::stop::StopSignal;
+use progress::{Pace, Throttle};
 
 pub use advmix_protocol::layout::{CHECKPOINT_DIR, RESUME_FILE};
 const RESUME_KEY: &str = "advmix.resume";
@@ -194,6 +196,9 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
     let batches = if n_train % batch_size == 1 { n_train / batch_size } else { (n_train + batch_size - 1) / batch_size };
     let run_start = Instant::now();
     let seconds_before = pos.total_seconds;
+    let n_final = config.eval.final_n.resolve(data.test.len());
+    let mut pace = Pace::new(config, batches as u64, n_eval, n_final);
+    let mut throttle = Throttle::new();
 
     while pos.epoch < config.epochs {
         let epoch = pos.epoch;
@@ -201,6 +206,8 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
         tch::manual_seed(derive_seed(config.seed, epoch, SLOT_PERMUTATION));
         let order = Tensor::randperm(n_train, (Kind::Int64, device));
         let totals = Totals::new(device, Some(pos.totals));
+        let first_batch = pos.batch;
+        sink.emit(Event::Progress(pace.training(epoch, u64::from(first_batch), u64::from(first_batch), 0.0)))?;
 
         for b in pos.batch..batches as u32 {
             tch::manual_seed(derive_seed(config.seed, epoch, u64::from(b)));
@@ -224,6 +231,10 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
             opt.step(lr);
             pos.steps += 1;
             accumulate(&totals, &net, &step, &x, &y, len);
+            if throttle.due() {
+                let seconds = epoch_start.elapsed().as_secs_f64();
+                sink.emit(Event::Progress(pace.training(epoch, u64::from(b + 1), u64::from(first_batch), seconds)))?;
+            }
 
             if stop.batch_done() {
                 pos.batch = b + 1;
@@ -241,10 +252,14 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
         // Training time only: the evaluation below is not part of an epoch's throughput.
         let t = totals.values();
         let epoch_seconds = pos.epoch_seconds_so_far + epoch_start.elapsed().as_secs_f64();
+        pace.trained(batches as u64 - u64::from(first_batch), epoch_start.elapsed().as_secs_f64());
+        sink.emit(Event::Progress(pace.evaluating(epoch + 1)))?;
+        let eval_start = Instant::now();
         let result = autocast::bf16_on_cuda(config.bf16, device, || {
             tch::manual_seed(derive_seed(config.seed, epoch, SLOT_EVAL));
             eval::evaluate(&net, &eval_set, &eval_pgd, config.eval.restarts, EVAL_BATCH)
         });
+        pace.evaluated(eval_start.elapsed().as_secs_f64(), result.clean_acc, result.pgd_acc);
         pos.epoch = epoch + 1;
         pos.batch = 0;
         pos.totals = [0.0; 5];
@@ -305,17 +320,19 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
         }
     }
     // Every epoch is done, now or before a resume: only the final stage is left.
-    final_stage(config, device, &net, data, &pos, stop, &mut sink)
+    final_stage(config, device, &net, data, &pos, &pace, stop, &mut sink)
 }
 
 /// `eval.final_attack` on the final weights, then `finished`. A stop request
 /// ends it between two batches; a resume then runs it again.
+#[allow(clippy::too_many_arguments)]
 fn final_stage(
     config: &RunConfig,
     device: Device,
     net: &impl ModuleT,
     data: &Data,
     pos: &Position,
+    pace: &Pace,
     stop: &StopSignal,
     sink: &mut EventSink,
 ) -> Result<Outcome, TrainError> {
@@ -325,7 +342,9 @@ fn final_stage(
         let n_final = config.eval.final_n.resolve(data.test.len());
         let final_set = eval::subset(&data.test, n_final, subset_seed(config.seed));
         tch::manual_seed(derive_seed(config.seed, pos.epoch, SLOT_FINAL_ATTACK));
-        let report = autocast::bf16_on_cuda(config.bf16, device, || final_attack(net, &final_set, config.epsilon, suite, stop, sink))?;
+        let report = autocast::bf16_on_cuda(config.bf16, device, || {
+            final_attack(net, &final_set, config.epsilon, suite, (pos.epoch, pace), stop, sink)
+        })?;
         let Some(report) = report else {
             let reason = format!("stop requested during the final {}; the epochs are done, resume to run it again", suite.as_str());
             sink.emit(Event::Stopped { reason })?;
@@ -384,17 +403,38 @@ fn final_attack(
     eval_set: &data::Split,
     epsilon: f64,
     suite: Suite,
+    (epoch, pace): (u32, &Pace),
     stop: &StopSignal,
     sink: &mut EventSink,
 ) -> Result<Option<autoattack::Report>, TrainError> {
     let n = eval_set.len() as i64;
-    let mut failed = None;
+    // Shared by the two callbacks: each reports into the events file.
+    let sink = std::cell::RefCell::new(sink);
+    let failed = std::cell::RefCell::new(None);
+    let emit = |event: Event| {
+        if let Err(e) = sink.borrow_mut().emit(event) {
+            failed.borrow_mut().get_or_insert(e);
+        }
+    };
+    // From its first moment, so that the page never shows a gap between
+    // the last epoch and the first attack's result.
+    let first = suite.attacks()[0];
+    emit(Event::Progress(pace.final_stage(epoch, suite, 1, first, (0, n), 0.0, (n, n))));
     let mut progress = |index: usize, of: usize, robust_left: i64| {
         let event = suite.progress(index, robust_left, n);
         eprintln!("final {} ({index}/{of}) {}: {robust_left} points still robust", suite.as_str(), event.attack);
-        if let Err(e) = sink.emit(Event::EvalProgress(event)) {
-            failed.get_or_insert(e);
+        emit(Event::EvalProgress(event));
+    };
+    let mut throttle = Throttle::new();
+    let mut between = |at: &autoattack::Between| {
+        if throttle.due() {
+            // Counting the robust points waits for the device: once a second at most.
+            let robust = (at.robust_left(), n);
+            emit(Event::Progress(pace.final_stage(epoch, suite, at.index, at.attack, (at.done, at.points), at.seconds, robust)));
         }
+        // Attack batches count as batches, so a test's `after_batches` can
+        // land inside the final stage as SIGTERM can.
+        stop.batch_done()
     };
     let report = autoattack::evaluate_until(
         net,
@@ -404,11 +444,9 @@ fn final_attack(
         suite,
         EVAL_BATCH,
         &mut progress,
-        // Attack batches count as batches, so a test's `after_batches` can
-        // land inside the final stage as SIGTERM can.
-        &|| stop.batch_done(),
+        &mut between,
     );
-    match failed {
+    match failed.into_inner() {
         Some(e) => Err(e.into()),
         None => Ok(report),
     }

@@ -93,7 +93,13 @@ struct RunPage {
     /// The Slurm batch script of a run on a cluster.
     job_script: Option<String>,
     duration: Option<String>,
+    /// Every attempt with its span, when there was more than one.
+    attempts: Vec<AttemptRow>,
     eta: Option<String>,
+    /// Whose estimate `eta` is, in words.
+    eta_basis: &'static str,
+    /// The trainer's newest progress while the run runs.
+    progress: Option<super::LiveProgress>,
     /// The last [`TABLE_EPOCHS`] epochs, oldest first.
     table: Vec<EpochRow>,
     total_epochs_logged: usize,
@@ -113,6 +119,32 @@ struct RunPage {
     can_delete: bool,
     /// What `static/run.js` starts from, as JSON in a data-attribute.
     data: String,
+}
+
+/// One attempt, as the run page lists it.
+struct AttemptRow {
+    attempt: i64,
+    started_at: String,
+    finished_at: Option<String>,
+    span: String,
+    /// How it ended, with why; None while it runs.
+    outcome: Option<String>,
+}
+
+impl From<store::runs::Attempt> for AttemptRow {
+    fn from(a: store::runs::Attempt) -> AttemptRow {
+        let outcome = a.status.map(|status| match a.error {
+            Some(error) => format!("{status}: {error}"),
+            None => status,
+        });
+        AttemptRow {
+            attempt: a.attempt,
+            started_at: a.started_at,
+            finished_at: a.finished_at,
+            span: a.seconds.map_or_else(|| "—".to_owned(), super::duration),
+            outcome,
+        }
+    }
 }
 
 impl RunPage {
@@ -172,11 +204,20 @@ pub async fn show(
     let swept = params.iter().map(|(k, v)| (k.clone(), super::value_text(v))).collect();
     let method = config["method"].as_str().unwrap_or(&run.method).to_owned();
 
-    let eta = (run.status == RunStatus::Running && !epochs.is_empty()).then(|| {
-        let mean = epochs.iter().map(|e| e.epoch_seconds).sum::<f64>() / epochs.len() as f64;
-        let left = (run.epochs - run.epochs_done).max(0) as f64;
-        super::duration(mean * left)
-    });
+    let progress = super::LiveProgress::of(&run);
+    let trainer_eta = progress.as_ref().and_then(super::LiveProgress::eta);
+    let (eta, eta_basis) = match trainer_eta {
+        Some(eta) => (Some(eta), "the trainer's estimate: the epochs, their evaluations and the final attack"),
+        None => (
+            (run.status == RunStatus::Running && !epochs.is_empty()).then(|| {
+                let mean = epochs.iter().map(|e| e.epoch_seconds).sum::<f64>() / epochs.len() as f64;
+                let left = (run.epochs - run.epochs_done).max(0) as f64;
+                super::duration(mean * left)
+            }),
+            "mean training time per epoch × epochs left",
+        ),
+    };
+    let attempts = store::runs::attempts(&db, id).await?;
     let sample = query
         .samples
         .and_then(|epoch| sample_list.iter().find(|s| s.epoch == epoch))
@@ -189,6 +230,7 @@ pub async fn show(
     let data = json!({
         "id": id,
         "status": run.status,
+        "seconds_before": extra.seconds_before,
         "epochs": run.epochs,
         "epochs_done": run.epochs_done,
         "autoattack_acc": run.autoattack_acc,
@@ -219,7 +261,10 @@ pub async fn show(
         executor_line,
         job_script: read_plain_file(&paths.run_dir(id), SCRIPT).await,
         duration: extra.seconds.map(super::duration),
+        attempts: if attempts.len() > 1 { attempts.into_iter().map(AttemptRow::from).collect() } else { Vec::new() },
         eta,
+        eta_basis,
+        progress,
         total_epochs_logged: epochs.len(),
         table: epochs.into_iter().rev().take(TABLE_EPOCHS).rev().collect(),
         checkpoints: checkpoints
