@@ -601,3 +601,72 @@ async fn the_config_hides_keys_the_method_and_model_ignore(db: SqlitePool) {
     assert!(body.contains(r#"data-key="pgd_steps""#) && !body.contains(r#"data-key="aom.labels""#) && !body.contains(r#"data-key="depth""#));
     assert!(body.contains("<code>aom.*</code>") && body.contains("<code>widen_factor</code>"), "and says which were hidden");
 }
+
+/// A running run shows where it is inside the epoch and the trainer's ETA;
+/// in the final stage, the attack, the points still robust and the time left.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_header_shows_progress_inside_the_epoch_and_in_the_final_stage(db: SqlitePool) {
+    let env = env(db.clone());
+    let id = insert_run(&db, "training", "running").await;
+    insert_epochs(&db, id, 1..=2).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let set = |line: Value| {
+        let db = db.clone();
+        async move {
+            sqlx::query("UPDATE runs SET progress = ? WHERE id = ?").bind(line.to_string()).bind(id).execute(&db).await.unwrap();
+        }
+    };
+    set(json!({"time": now, "type": "progress", "stage": "train", "epoch": 3, "done": 120, "total": 391,
+               "images_per_second": 850.4, "eta_seconds": 150.0}))
+    .await;
+    let body = env.get(&format!("/runs/{id}")).await.text();
+    assert!(body.contains("epoch 3: batch 120 of 391, 850 img/s"), "{body}");
+    assert!(body.contains(r#"id="stage-progress" max="1" value="0.3069"#), "the bar is the epoch's fraction");
+    assert!(body.contains("about <span class=\"value\">2 min</span> left"), "the trainer's ETA");
+    assert!(body.contains("the trainer&#39;s estimate") || body.contains("the trainer's estimate"));
+
+    set(json!({"time": now, "type": "progress", "stage": "final", "epoch": 10, "done": 200, "total": 355,
+               "eta_seconds": 130.0, "attack": {"attack": "apgd-t", "index": 2, "of": 2, "robust_left": 38, "n": 355}}))
+    .await;
+    let body = env.get(&format!("/runs/{id}")).await.text();
+    assert!(body.contains("final evaluation: APGD-T (2 of 2), 38 of 355 robust"), "{body}");
+    assert!(body.contains("about <span class=\"value\">2 min</span> left"));
+
+    // An ended run shows no stale progress.
+    sqlx::query("UPDATE runs SET status = 'succeeded' WHERE id = ?").bind(id).execute(&db).await.unwrap();
+    let body = env.get(&format!("/runs/{id}")).await.text();
+    assert!(!body.contains("final evaluation: APGD-T"));
+    assert!(body.contains(r#"id="run-stage" hidden"#));
+}
+
+/// A resumed run lists its attempts, and its duration is theirs together.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_resumed_run_lists_its_attempts(db: SqlitePool) {
+    let env = env(db.clone());
+    let id = insert_run(&db, "resumed", "succeeded").await;
+    sqlx::query("UPDATE runs SET attempt = 2, started_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-300 seconds'),
+                 finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds') WHERE id = ?")
+        .bind(id)
+        .execute(&db)
+        .await
+        .unwrap();
+    for (attempt, start, end, status) in [(1, -700, -400, "stopped"), (2, -300, -60, "succeeded")] {
+        sqlx::query(
+            "INSERT OR REPLACE INTO attempts (run_id, attempt, started_at, finished_at, status)
+             VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ? || ' seconds'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ? || ' seconds'), ?)",
+        )
+        .bind(id)
+        .bind(attempt)
+        .bind(start)
+        .bind(end)
+        .bind(status)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+    let body = env.get(&format!("/runs/{id}")).await.text();
+    assert!(body.contains(r#"id="run-attempts""#), "{body}");
+    assert!(body.contains("(5 min, stopped)") && body.contains("(4 min, succeeded)"), "{body}");
+    // 300 s + 240 s, not only the last attempt's 240 s.
+    assert!(body.contains("<span class=\"value\">9 min</span> <span class=\"muted\">(all 2 attempts)</span>"), "{body}");
+}

@@ -305,10 +305,15 @@ pub struct RunDetail {
 const ATTEMPT_SECONDS: &str = "(julianday(coalesce(a.finished_at, CASE WHEN r.status = 'running' AND a.attempt = r.attempt THEN 'now' END))
      - julianday(a.started_at)) * 86400.0";
 
+/// The current attempt's span from the runs row alone: for a row written
+/// without its attempts (before they were kept, or by hand).
+const CURRENT_SECONDS: &str = "(julianday(coalesce(r.finished_at, CASE WHEN r.status = 'running' THEN 'now' END))
+     - julianday(r.started_at)) * 86400.0";
+
 pub async fn detail(db: &SqlitePool, id: i64) -> sqlx::Result<RunDetail> {
     sqlx::query_as(AssertSqlSafe(format!(
         "SELECT r.config, r.resume,
-                (SELECT sum({ATTEMPT_SECONDS}) FROM attempts a WHERE a.run_id = r.id) AS seconds,
+                coalesce((SELECT sum({ATTEMPT_SECONDS}) FROM attempts a WHERE a.run_id = r.id), {CURRENT_SECONDS}) AS seconds,
                 coalesce((SELECT sum({ATTEMPT_SECONDS}) FROM attempts a WHERE a.run_id = r.id AND a.attempt < r.attempt), 0.0)
                     AS seconds_before,
                 s.name AS sweep_name
@@ -323,7 +328,7 @@ pub async fn detail(db: &SqlitePool, id: i64) -> sqlx::Result<RunDetail> {
 /// run, for the compare page.
 pub async fn config_and_seconds(db: &SqlitePool, id: i64) -> sqlx::Result<(String, Option<f64>)> {
     sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT r.config, (SELECT sum({ATTEMPT_SECONDS}) FROM attempts a WHERE a.run_id = r.id)
+        "SELECT r.config, coalesce((SELECT sum({ATTEMPT_SECONDS}) FROM attempts a WHERE a.run_id = r.id), {CURRENT_SECONDS})
          FROM runs r WHERE r.id = ?"
     )))
     .bind(id)
