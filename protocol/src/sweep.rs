@@ -12,15 +12,52 @@
 //!   aom.labels: {values: [ratio, geometric]}
 //!   epsilon: {value: 0.0313}
 //!   mixup_alpha: {min: 0.2, max: 2.0, count: 4}              # grid: 4 evenly spaced points
-//!   lr_max: {min: 0.01, max: 0.2, distribution: log_uniform} # random, bayes: sampled
+//!   lr_max: {min: 0.01, max: 0.2, distribution: log_uniform_values} # random, bayes: sampled
 //! seeds: [0, 1, 2]                 # every config once per seed
 //! metric: {name: test_pgd_acc, goal: maximize}   # bayes: the objective
 //! ```
 //!
-//! A range's `distribution` is `uniform`, `log_uniform` or `int_uniform`; left
-//! out, it is `int_uniform` when `min` and `max` are both whole-number literals
-//! and `uniform` otherwise. Unlike W&B's `log_uniform`, whose bounds are
-//! exponents, `min` and `max` here are always the values themselves.
+//! A W&B sweep file parses unchanged apart from its parameter names (advmix's
+//! are config paths: `lr_max`, `aom.labels`) and metric names: W&B's
+//! `program`, `command`, `entity`, `project` and `description` are accepted
+//! and ignored ([`SweepSpec::notes`] says so), and every distribution W&B
+//! documents has W&B's meaning (from its `sweeps` package):
+//!
+//! | `distribution` | keys | a draw |
+//! |---|---|---|
+//! | `constant` | `value` | `value` |
+//! | `categorical` | `values`, `probabilities` | one of `values`, uniformly or with the given `probabilities` (summing to 1) |
+//! | `int_uniform` | `min`, `max` (whole) | a whole number in [min, max], each equally likely |
+//! | `uniform` | `min`, `max` | U(min, max) |
+//! | `q_uniform` | `min`, `max`, `q` | round(U(min, max) / q) · q |
+//! | `log_uniform` | `min`, `max` | exp(U(min, max)): `min` and `max` are natural-log **exponents** |
+//! | `log_uniform_values` | `min`, `max` (> 0) | exp(U(ln min, ln max)): a value in [min, max], uniform in ln x |
+//! | `q_log_uniform` | `min`, `max`, `q` | `log_uniform` rounded to a multiple of q |
+//! | `q_log_uniform_values` | `min`, `max`, `q` | `log_uniform_values` rounded to a multiple of q |
+//! | `inv_log_uniform` | `min`, `max` | exp(−U(min, max)): ln(1/x) uniform between the exponents |
+//! | `inv_log_uniform_values` | `min`, `max` (> 0) | a value in [min, max] with ln(1/x) uniform |
+//! | `normal` | `mu`, `sigma` | N(mu, sigma²), `sigma` the standard deviation |
+//! | `q_normal` | `mu`, `sigma`, `q` | `normal` rounded to a multiple of q |
+//! | `log_normal` | `mu`, `sigma` | exp(N(mu, sigma²)) |
+//! | `q_log_normal` | `mu`, `sigma`, `q` | `log_normal` rounded to a multiple of q |
+//!
+//! `q` defaults to 1, `mu` to 0 and `sigma` to 1; a whole `q` gives whole
+//! numbers, written as integers. Left out, `distribution` is inferred as W&B
+//! does: `values` → `categorical`, `value` → `constant`, `min` and `max` both
+//! integers → `int_uniform`, otherwise `uniform`. Values are rounded to 12
+//! significant digits and kept within [min, max] where there are bounds; a
+//! `q_` draw whose nearest multiple lies outside them takes the nearest one
+//! inside. advmix's own `log_uniform` once took the values as `min` and
+//! `max`: that is `log_uniform_values`. A random or bayes sweep needs its
+//! `count`, which W&B gives its agents instead, and `metric` its `goal`.
+//!
+//! In a grid, a bounded range takes advmix's `count: N`: N points evenly
+//! spaced in the distribution's coordinate (by ratio for the log ones), each
+//! rounded to q's multiples for the `q_` ones, repeats dropped. Without a
+//! `count`, `int_uniform` gives every integer and `q_uniform` W&B's min,
+//! min + q, ... below `max`; other ranges need a `count`. The normal family
+//! has no bounds to space points over and `probabilities` only weight draws,
+//! so grids refuse both.
 //!
 //! `method: bayes` takes the same `parameters`, `count` and `random_seed` as
 //! `random`, but chooses each config from the results of the ones before it
@@ -43,10 +80,13 @@ use crate::rng::SplitMix64;
 use crate::validate::FieldError;
 
 pub mod bayes;
+pub mod distribution;
 pub mod early_terminate;
 pub mod metric;
 
 pub use bayes::Observation;
+pub use distribution::Distribution;
+use distribution::{Range, whole};
 pub use early_terminate::EarlyTerminate;
 pub use metric::EpochMetric;
 
@@ -92,6 +132,20 @@ pub struct SweepSpec {
     /// Stops runs that are behind at set epochs (`asha`, `hyperband`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_terminate: Option<EarlyTerminate>,
+    /// W&B's keys for its own agent (`program`, `command`) and workspace
+    /// (`entity`, `project`), and its free-text `description`: accepted so
+    /// that a W&B file parses unchanged, kept so that the stored spec is the
+    /// one submitted, and otherwise unused ([`SweepSpec::notes`] says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Value>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,9 +173,10 @@ pub enum Goal {
     Minimize,
 }
 
-/// What one config path is varied over: exactly one of `values`, `value`, or a
-/// `min`/`max` range (with `count` in a grid, and an optional `distribution`).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+/// What one config path is varied over: `values`, `value`, a `min`/`max`
+/// range, or a normal distribution's `mu`/`sigma`, with the `distribution`
+/// that says how (see the module documentation for the keys each takes).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Parameter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,18 +187,23 @@ pub struct Parameter {
     pub min: Option<Number>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<Number>,
+    /// Grids only (advmix's own key): how many points to space over `min`..`max`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distribution: Option<Distribution>,
-}
-
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Distribution {
-    Uniform,
-    LogUniform,
-    IntUniform,
+    /// `categorical`: the chance of each of `values`, summing to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probabilities: Option<Vec<f64>>,
+    /// The `q_` distributions: values are multiples of `q` (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<Number>,
+    /// The normal family: the mean of x, or of ln x for the log ones (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mu: Option<f64>,
+    /// The normal family: the standard deviation of x, or of ln x (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigma: Option<f64>,
 }
 
 /// One run of an expanded sweep.
@@ -177,6 +237,107 @@ fn field_error(field: &str, message: impl Into<String>) -> FieldError {
 }
 
 impl SweepSpec {
+    /// A spec with only `method` set, for building one field by field.
+    pub fn new(method: SweepMethod) -> SweepSpec {
+        SweepSpec {
+            name: None,
+            method,
+            count: None,
+            random_seed: None,
+            base: Map::new(),
+            parameters: Vec::new(),
+            seeds: None,
+            resources: None,
+            metric: None,
+            early_terminate: None,
+            program: None,
+            command: None,
+            entity: None,
+            project: None,
+            description: None,
+        }
+    }
+
+    /// The W&B keys the spec carries that advmix accepts and ignores, in the
+    /// order `program`, `command`, `entity`, `project`, `description`.
+    pub fn ignored_keys(&self) -> Vec<&'static str> {
+        [
+            ("program", &self.program),
+            ("command", &self.command),
+            ("entity", &self.entity),
+            ("project", &self.project),
+            ("description", &self.description),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| value.is_some().then_some(key))
+        .collect()
+    }
+
+    /// Sentences for whoever submits the spec, about parts of it that parse
+    /// but may not do what a W&B user expects: the W&B keys that were ignored,
+    /// and the values each exponent-bounded distribution (`log_uniform`,
+    /// `q_log_uniform`, `inv_log_uniform`) actually draws, since writing
+    /// values there instead of exponents is an easy mistake that parses.
+    pub fn notes(&self) -> Vec<String> {
+        let ignored = self.ignored_keys();
+        let mut notes = Vec::new();
+        let runner: Vec<&str> =
+            ignored.iter().copied().filter(|k| matches!(*k, "program" | "command")).collect();
+        match runner.as_slice() {
+            [] => {}
+            [one] => notes.push(format!(
+                "`{one}` is a W&B setting advmix does not use; it was ignored (advmix runs its own trainer)."
+            )),
+            _ => notes.push(
+                "`program` and `command` are W&B settings advmix does not use; they were ignored \
+                 (advmix runs its own trainer)."
+                    .to_owned(),
+            ),
+        }
+        let workspace: Vec<&str> =
+            ignored.iter().copied().filter(|k| matches!(*k, "entity" | "project")).collect();
+        match workspace.as_slice() {
+            [] => {}
+            [one] => notes.push(format!(
+                "`{one}` names a W&B workspace, which advmix does not use; it was ignored \
+                 (the sweep lives on this server)."
+            )),
+            _ => notes.push(
+                "`entity` and `project` name a W&B workspace, which advmix does not use; they \
+                 were ignored (the sweep lives on this server)."
+                    .to_owned(),
+            ),
+        }
+        if self.description.is_some() {
+            notes.push(
+                "`description` is W&B's free-text note; advmix keeps it with the spec but does \
+                 not use it."
+                    .to_owned(),
+            );
+        }
+        for (path, parameter) in &self.parameters {
+            let Some(distribution) = parameter.distribution.filter(|d| d.takes_exponents()) else {
+                continue;
+            };
+            let Ok(Domain::Range(range, _)) = parameter.domain() else { continue };
+            let (Some((low, high)), Some(min), Some(max)) =
+                (range.bounds(), &parameter.min, &parameter.max)
+            else {
+                continue;
+            };
+            notes.push(format!(
+                "`parameters.{path}`: `{}` takes natural-log exponents, so `min` {min} and `max` \
+                 {max} give values from {} to {}; if you meant {min} and {max} as the values, \
+                 write `{}_values`.",
+                distribution.name(),
+                short(&low),
+                short(&high),
+                distribution.name(),
+            ));
+        }
+        notes
+    }
+
     pub fn from_json(text: &str) -> Result<SweepSpec, SweepError> {
         shallow(text)?;
         serde_json::from_str(text)
@@ -357,7 +518,8 @@ impl SweepSpec {
     /// Every `epochs` the runs can have, for early termination's checks
     /// against the runs' length: the swept values (of a range, its ends, the
     /// shortest and longest runs), else base's. Empty, which skips those
-    /// checks, when a refused `epochs` leaves the length unknown.
+    /// checks, when the length is unknown: `epochs` was refused, or is drawn
+    /// from an unbounded (normal-family) distribution.
     fn run_epochs(
         &self,
         base: &Value,
@@ -368,11 +530,13 @@ impl SweepSpec {
         let as_epochs = |v: &Value| v.as_u64().and_then(|e| u32::try_from(e).ok());
         let swept = targets.iter().position(|t| t.pointer == "/epochs").map(|i| &domains[i]);
         let mut epochs: Vec<u32> = match swept {
-            Some(Domain::List(values)) => values.iter().filter_map(as_epochs).collect(),
-            Some(Domain::Range(range, _)) => {
-                let (min, max) = range.bounds();
-                [min, max].iter().filter_map(as_epochs).collect()
+            Some(Domain::List(values) | Domain::Weighted(values, _)) => {
+                values.iter().filter_map(as_epochs).collect()
             }
+            Some(Domain::Range(range, _)) => match range.bounds() {
+                Some((min, max)) => [min, max].iter().filter_map(as_epochs).collect(),
+                None => Vec::new(),
+            },
             None if self.parameters.iter().any(|(path, _)| path == "epochs")
                 || errors.iter().any(|e| e.field == "base.epochs") =>
             {
@@ -433,8 +597,19 @@ fn convert_each<T>(
     converted
 }
 
-/// Refuses text nested too deep to be a spec, before a parser spends time
-/// on it.
+/// A value in a sentence: 4 significant digits, in exponent form when far from 1.
+fn short(value: &Value) -> String {
+    let Some(x) = value.as_f64().filter(|_| !value.is_i64() && !value.is_u64()) else {
+        return value.to_string();
+    };
+    let rounded: f64 = format!("{x:.3e}").parse().unwrap_or(x);
+    if rounded != 0.0 && !(1e-4..1e6).contains(&rounded.abs()) {
+        format!("{rounded:e}")
+    } else {
+        rounded.to_string()
+    }
+}
+
 /// The dotted path (below `at`) of the first infinite or NaN number in `value`.
 fn non_finite(value: &serde_norway::Value, at: &str) -> Option<String> {
     use serde_norway::Value;
@@ -452,6 +627,8 @@ fn non_finite(value: &serde_norway::Value, at: &str) -> Option<String> {
     }
 }
 
+/// Refuses text nested too deep to be a spec, before a parser spends time
+/// on it.
 fn shallow(text: &str) -> Result<(), SweepError> {
     match crate::depth::too_deep(text, crate::depth::MAX_DEPTH) {
         None => Ok(()),
@@ -493,93 +670,21 @@ impl Parameter {
             (Some(values), ..) => values.len() > 1,
             (None, Some(_), ..) => false,
             (None, None, Some(min), Some(max)) => min != max,
+            (None, None, None, None) if self.mu.is_some() || self.sigma.is_some() => {
+                self.sigma != Some(0.0)
+            }
             _ => true,
         }
     }
-
-    fn domain(&self) -> Result<Domain, String> {
-        let has_range = self.min.is_some() || self.max.is_some();
-        let given = [self.values.is_some(), self.value.is_some(), has_range];
-        if given.into_iter().filter(|&b| b).count() != 1 {
-            return Err(
-                "give exactly one of `values: [...]`, `value: x`, or `min` and `max`".into()
-            );
-        }
-        if !has_range && (self.count.is_some() || self.distribution.is_some()) {
-            return Err(
-                "`count` and `distribution` only go with `min` and `max`; remove them".into()
-            );
-        }
-        if let Some(values) = &self.values {
-            if values.is_empty() {
-                return Err("`values` is empty; list at least one value".into());
-            }
-            return Ok(Domain::List(values.clone()));
-        }
-        if let Some(value) = &self.value {
-            return Ok(Domain::List(vec![value.clone()]));
-        }
-        Ok(Domain::Range(self.range()?, self.count))
-    }
-
-    fn range(&self) -> Result<Range, String> {
-        let (Some(min), Some(max)) = (&self.min, &self.max) else {
-            return Err("a range needs both `min` and `max`".into());
-        };
-        let inferred = if is_integer(min) && is_integer(max) {
-            Distribution::IntUniform
-        } else {
-            Distribution::Uniform
-        };
-        let range = match self.distribution.unwrap_or(inferred) {
-            Distribution::IntUniform => {
-                let (Some(min), Some(max)) = (whole(min), whole(max)) else {
-                    return Err(format!(
-                        "int_uniform needs whole-number `min` and `max`, not {min} and {max}; \
-                         use `distribution: uniform` for real numbers"
-                    ));
-                };
-                Range::Int { min, max }
-            }
-            distribution => {
-                let log = distribution == Distribution::LogUniform;
-                let (min, max) = (real(min)?, real(max)?);
-                if log && min <= 0.0 {
-                    return Err(format!(
-                        "log_uniform needs `min` above 0, not {min}: its points are spaced by ratio"
-                    ));
-                }
-                Range::Float { min, max, log }
-            }
-        };
-        if range.is_reversed() {
-            return Err(format!("`min` ({min}) is above `max` ({max}); swap them"));
-        }
-        Ok(range)
-    }
-}
-
-fn is_integer(n: &Number) -> bool {
-    n.is_i64() || n.is_u64()
-}
-
-/// `n` as an i64 if it is a whole number, written `3` or `3.0`.
-fn whole(n: &Number) -> Option<i64> {
-    // Beyond 2^53 an f64 is always "whole", but no longer exact.
-    const EXACT: f64 = 9_007_199_254_740_992.0;
-    n.as_i64()
-        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= EXACT).map(|f| f as i64))
-}
-
-fn real(n: &Number) -> Result<f64, String> {
-    n.as_f64().ok_or_else(|| format!("{n} is not representable as a number; write a plain decimal"))
 }
 
 /// A parameter's possible values, before the method decides how to use them.
 enum Domain {
     /// `values`, or `value` as a one-element list.
     List(Vec<Value>),
-    /// `min`..`max`, with the grid `count` if one was given.
+    /// `values` with `probabilities`, given as cumulative sums ending at 1.
+    Weighted(Vec<Value>, Vec<f64>),
+    /// A distribution's range, with the grid `count` if one was given.
     Range(Range, Option<usize>),
 }
 
@@ -588,38 +693,43 @@ impl Domain {
     /// parameter, rather than later as an anonymous serde error for some run.
     fn check_fits(&self, defaults: &Value, pointer: &str) -> Result<(), String> {
         match self {
-            Domain::List(values) => values.iter().try_for_each(|v| fits(defaults, pointer, v)),
-            Domain::Range(Range::Float { .. }, _)
-                if defaults.pointer(pointer).is_some_and(Value::is_u64) =>
+            Domain::List(values) | Domain::Weighted(values, _) => {
+                values.iter().try_for_each(|v| fits(defaults, pointer, v))
+            }
+            Domain::Range(range, _)
+                if !range.is_whole() && defaults.pointer(pointer).is_some_and(Value::is_u64) =>
             {
-                Err("takes whole numbers; use `distribution: int_uniform` with whole-number bounds"
-                    .into())
+                Err(range.whole_number_advice())
             }
             // Type errors are per field, so if both ends fit, every point between does.
-            Domain::Range(range, _) => {
-                let (min, max) = range.bounds();
-                fits(defaults, pointer, &min)?;
-                fits(defaults, pointer, &max)
-            }
+            Domain::Range(range, _) => match range.bounds() {
+                Some((min, max)) => {
+                    fits(defaults, pointer, &min)?;
+                    fits(defaults, pointer, &max)
+                }
+                // Unbounded: every draw has the type of the typical one.
+                None => fits(defaults, pointer, &range.typical()),
+            },
         }
     }
 
     fn into_axis(self) -> Result<GridAxis, String> {
         match self {
             Domain::List(values) => Ok(GridAxis::List(values)),
-            Domain::Range(range, Some(count)) if count >= 2 => Ok(GridAxis::Points(range, count)),
-            Domain::Range(_, Some(count)) => Err(format!(
-                "count is {count}; a range needs at least 2 points (use `value` for a single value)"
-            )),
-            Domain::Range(_, None) => Err("a range in a grid needs `count`: add `count: N` for N \
-                 evenly spaced points, or sample it with `method: random`"
+            Domain::Weighted(..) => Err("`probabilities` weight random draws, and a grid runs \
+                 every value once; remove `probabilities`, or use `method: random`"
                 .into()),
+            Domain::Range(range, count) => match range.grid_problem(count) {
+                Some(problem) => Err(problem),
+                None => Ok(GridAxis::Points(range, count)),
+            },
         }
     }
 
     fn into_draw(self) -> Result<Draw, String> {
         match self {
             Domain::List(values) => Ok(Draw::List(values)),
+            Domain::Weighted(values, cumulative) => Ok(Draw::Weighted(values, cumulative)),
             Domain::Range(range, None) => Ok(Draw::Range(range)),
             Domain::Range(_, Some(_)) => {
                 Err("`count` on a parameter only applies to grid sweeps; \
@@ -630,93 +740,10 @@ impl Domain {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Range {
-    Float { min: f64, max: f64, log: bool },
-    Int { min: i64, max: i64 },
-}
-
-impl Range {
-    fn is_reversed(self) -> bool {
-        match self {
-            Range::Float { min, max, .. } => min > max,
-            Range::Int { min, max } => min > max,
-        }
-    }
-
-    fn bounds(self) -> (Value, Value) {
-        match self {
-            Range::Float { min, max, .. } => (Value::from(min), Value::from(max)),
-            Range::Int { min, max } => (Value::from(min), Value::from(max)),
-        }
-    }
-
-    /// How many distinct integers the range holds, wide enough for i64::MIN..=i64::MAX.
-    fn int_span(min: i64, max: i64) -> u128 {
-        (i128::from(max) - i128::from(min)) as u128 + 1
-    }
-
-    /// How many grid points `count` gives: integers are never repeated, so a
-    /// narrow int range gives fewer.
-    fn grid_len(self, count: usize) -> usize {
-        match self {
-            Range::Float { .. } => count,
-            Range::Int { min, max } => {
-                usize::try_from(Range::int_span(min, max)).map_or(count, |span| span.min(count))
-            }
-        }
-    }
-
-    /// Evenly spaced points (by ratio for log_uniform), both ends included.
-    fn grid_points(self, count: usize) -> Vec<Value> {
-        let n = self.grid_len(count);
-        let t = |i: usize| i as f64 / (n - 1).max(1) as f64;
-        match self {
-            Range::Float { min, max, log } => {
-                (0..n).map(|i| float_point(min, max, log, t(i))).collect()
-            }
-            Range::Int { min, max } if n as u128 == Range::int_span(min, max) => {
-                (min..=max).map(Value::from).collect()
-            }
-            // The step is above 1, so rounding cannot merge two points.
-            Range::Int { min, max } => {
-                let span = (i128::from(max) - i128::from(min)) as f64;
-                (0..n).map(|i| Value::from((min as f64 + span * t(i)).round() as i64)).collect()
-            }
-        }
-    }
-
-    fn sample(self, rng: &mut SplitMix64) -> Value {
-        match self {
-            Range::Float { min, max, log } => float_point(min, max, log, rng.unit()),
-            Range::Int { min, max } => {
-                // Multiply-shift maps 64 random bits onto the span without modulo bias.
-                let offset = (u128::from(rng.next_u64()) * Range::int_span(min, max)) >> 64;
-                Value::from((i128::from(min) + offset as i128) as i64)
-            }
-        }
-    }
-}
-
-/// The point at fraction `t` ∈ [0, 1] of a float range (by ratio when `log`),
-/// tidied and clamped so that rounding never leaves [min, max].
-fn float_point(min: f64, max: f64, log: bool, t: f64) -> Value {
-    let x =
-        if log { (min.ln() * (1.0 - t) + max.ln() * t).exp() } else { min * (1.0 - t) + max * t };
-    tidy(x, min, max)
-}
-
-/// `x` rounded to [`SIGNIFICANT_DIGITS`] and clamped, so that rounding never
-/// leaves [min, max].
-fn tidy(x: f64, min: f64, max: f64) -> Value {
-    let rounded: f64 = format!("{x:.*e}", SIGNIFICANT_DIGITS - 1).parse().unwrap_or(x);
-    Value::from(rounded.clamp(min, max))
-}
-
 /// A grid parameter: its listed values, or a range with a point count.
 enum GridAxis {
     List(Vec<Value>),
-    Points(Range, usize),
+    Points(Range, Option<usize>),
 }
 
 impl GridAxis {
@@ -735,9 +762,11 @@ impl GridAxis {
     }
 }
 
-/// A random parameter: a uniform choice from a list, or a range to sample.
+/// A random parameter: a uniform or weighted choice from a list, or a range to sample.
 enum Draw {
     List(Vec<Value>),
+    /// The values and their cumulative probabilities.
+    Weighted(Vec<Value>, Vec<f64>),
     Range(Range),
 }
 
@@ -747,6 +776,13 @@ impl Draw {
             Draw::List(values) => {
                 let i = (u128::from(rng.next_u64()) * values.len() as u128) >> 64;
                 values[i as usize].clone()
+            }
+            // W&B's inverse CDF: the first value whose cumulative probability
+            // exceeds the draw, so a value of probability 0 is never chosen.
+            Draw::Weighted(values, cumulative) => {
+                let u = rng.unit();
+                let i = cumulative.iter().position(|&c| u < c).unwrap_or(values.len() - 1);
+                values[i].clone()
             }
             Draw::Range(range) => range.sample(rng),
         }
@@ -934,13 +970,14 @@ impl Plan<'_> {
             parts.retain(|part| !ignored.iter().any(|t| part.strip_prefix(t.path.as_str()).is_some_and(|r| r.starts_with('='))));
             let name = if parts.is_empty() { "base".to_owned() } else { parts.join(",") };
             let config = serde_json::from_value::<RunConfig>(json).expect("the base's own values parse where the swept ones did");
-            return match config.validate() {
-                Ok(()) => Ok(SweepRun { config, params, name }),
+            return match config.checked() {
+                Ok(config) => Ok(SweepRun { config, params, name }),
                 Err(errors) => Err((name, errors)),
             };
         }
-        match config.validate() {
-            Ok(()) => Ok(SweepRun { config, params, name }),
+        // Step sizes relative to ε are evaluated at this run's ε.
+        match config.checked() {
+            Ok(config) => Ok(SweepRun { config, params, name }),
             Err(errors) => Err((name, errors)),
         }
     }
@@ -1281,7 +1318,7 @@ seeds: [0, 1, 2]",
         assert_eq!(runs.len(), 1);
 
         let runs = expand(
-            "method: grid\nparameters: {lr_max: {min: 0.001, max: 0.1, count: 3, distribution: log_uniform}}",
+            "method: grid\nparameters: {lr_max: {min: 0.001, max: 0.1, count: 3, distribution: log_uniform_values}}",
         );
         assert_eq!(floats(&runs, "lr_max"), [0.001, 0.01, 0.1]);
 
@@ -1310,7 +1347,7 @@ count: 200
 random_seed: 7
 parameters:
   method: {values: [pgd_at, trades, aom]}
-  lr_max: {min: 0.01, max: 0.2, distribution: log_uniform}
+  lr_max: {min: 0.01, max: 0.2, distribution: log_uniform_values}
   mixup_alpha: {min: 0.5, max: 1.5}
   pgd_steps: {min: 3, max: 10, distribution: int_uniform}
   epsilon: {value: 0.03}";
@@ -1500,7 +1537,7 @@ parameters:
 parameters:
   method: {values: [pgd_at, trades]}
   pgd_steps: {min: 1, max: 4, count: 9}
-  lr_max: {min: 0.01, max: 0.1, count: 3, distribution: log_uniform}
+  lr_max: {min: 0.01, max: 0.1, count: 3, distribution: log_uniform_values}
 seeds: [3, 4]";
         for text in [grid, RANDOM, "method: grid"] {
             let s = spec(text);
@@ -1528,6 +1565,207 @@ seeds: [3, 4]";
         // A refused `epochs` is reported once, not again as a missing rung.
         let e = expand_err(&format!("method: grid\nbase: {{epochs: ten}}\n{asha}"));
         assert_eq!(fields(&e), ["base.epochs"]);
+    }
+
+    #[test]
+    fn grids_space_each_bounded_distribution_in_its_own_coordinate() {
+        let lr = |parameter: &str| {
+            floats(&expand(&format!("method: grid\nparameters: {{weight_decay: {parameter}}}")), "weight_decay")
+        };
+        let decades = [0.001, 0.01, 0.1];
+        // Exponents ln 0.001 and ln 0.1, or the values: the same points by ratio.
+        assert_eq!(lr("{distribution: log_uniform, min: -6.907755278982137, max: -2.302585092994046, count: 3}"), decades);
+        assert_eq!(lr("{distribution: log_uniform_values, min: 0.001, max: 0.1, count: 3}"), decades);
+        assert_eq!(lr("{distribution: inv_log_uniform, min: 2.302585092994046, max: 6.907755278982137, count: 3}"), decades);
+        assert_eq!(lr("{distribution: inv_log_uniform_values, min: 0.001, max: 0.1, count: 3}"), decades);
+        // q_uniform: evenly spaced multiples of q, each once.
+        assert_eq!(lr("{distribution: q_uniform, min: 0, max: 1, q: 0.25, count: 3}"), [0.0, 0.5, 1.0]);
+        assert_eq!(lr("{distribution: q_uniform, min: 0, max: 1, q: 0.25, count: 9}"), [0.0, 0.25, 0.5, 0.75, 1.0]);
+        // Without a count, W&B's grid: min, min + q, ... below max.
+        assert_eq!(lr("{distribution: q_uniform, min: 0, max: 1, q: 0.25}"), [0.0, 0.25, 0.5, 0.75]);
+
+        let steps = |parameter: &str| -> Vec<u32> {
+            let runs = expand(&format!("method: grid\nparameters: {{pgd_steps: {parameter}}}"));
+            assert!(runs.iter().all(|r| r.params["pgd_steps"].is_u64()), "{parameter}");
+            runs.iter().map(|r| r.config.pgd_steps).collect()
+        };
+        assert_eq!(steps("{min: 3, max: 6}"), [3, 4, 5, 6], "int_uniform without a count: every integer, as W&B");
+        assert_eq!(steps("{distribution: q_uniform, min: 2, max: 10, q: 2}"), [2, 4, 6, 8]);
+        // By ratio, rounded to whole numbers: the dense low end merges.
+        let grid = "method: grid\nparameters: {pgd_steps: {distribution: q_log_uniform_values, min: 1, max: 100, count: 20}}";
+        let points = steps("{distribution: q_log_uniform_values, min: 1, max: 100, count: 20}");
+        assert!(points.windows(2).all(|w| w[0] < w[1]), "distinct and ascending: {points:?}");
+        assert_eq!((points[0], points[points.len() - 1]), (1, 100));
+        assert!(points.len() < 20, "{points:?}");
+        assert_eq!(spec(grid).run_count().unwrap(), points.len());
+    }
+
+    #[test]
+    fn grids_refuse_what_they_cannot_space_and_say_what_to_write() {
+        let cases = [
+            ("trades_beta: {distribution: normal, mu: 6, sigma: 1}", "list the points with `values: [...]`"),
+            ("trades_beta: {distribution: q_log_normal, q: 1}", "draw them with `method: random`"),
+            ("lr_schedule: {values: [piecewise, cosine], probabilities: [0.5, 0.5]}", "remove `probabilities`"),
+            ("lr_max: {distribution: log_uniform_values, min: 0.01, max: 0.1}", "add `count: N`"),
+            ("lr_max: {distribution: q_uniform, min: 1, max: 1}", "use `value: x`"),
+        ];
+        for (parameter, advice) in cases {
+            let e = expand_err(&format!("method: grid\nparameters: {{{parameter}}}"));
+            let path = parameter.split(':').next().unwrap();
+            assert_eq!(fields(&e), [format!("parameters.{path}")], "{e}");
+            assert!(e.to_string().contains(advice), "{parameter}: {e}");
+        }
+    }
+
+    #[test]
+    fn fields_that_take_whole_numbers_refuse_fractional_distributions() {
+        let cases = [
+            ("{distribution: log_uniform_values, min: 1, max: 100}", "q_log_uniform_values"),
+            ("{distribution: log_uniform, min: 0, max: 4}", "q_log_uniform"),
+            ("{distribution: q_uniform, min: 1, max: 10, q: 0.5}", "give `q` a whole number"),
+            ("{distribution: normal, mu: 5, sigma: 1}", "q_normal"),
+        ];
+        for (parameter, advice) in cases {
+            let e = expand_err(&format!("method: random\ncount: 2\nparameters: {{pgd_steps: {parameter}}}"));
+            assert_eq!(fields(&e), ["parameters.pgd_steps"]);
+            assert!(e.to_string().contains("takes whole numbers") && e.to_string().contains(advice), "{e}");
+        }
+        let runs = expand("method: random\ncount: 20\nparameters: {pgd_steps: {distribution: q_normal, mu: 6, sigma: 1}}");
+        assert!(runs.iter().all(|r| r.params["pgd_steps"].is_u64()), "q_normal with q 1 fits");
+    }
+
+    #[test]
+    fn log_uniform_values_draws_what_advmixs_old_log_uniform_drew() {
+        // docs/api.md's random example, written with the old `log_uniform`
+        // before W&B's meaning: the renamed spec makes the same runs.
+        let runs = SweepSpec::from_json(
+            r#"{"name": "mixup-lr-search", "method": "random", "count": 3, "random_seed": 7,
+                "base": {"method": "mixup", "model": "small_cnn", "dataset": "digits",
+                         "epochs": 2, "batch_size": 128, "eval": {"n": 100}},
+                "parameters": {
+                  "lr_max": {"min": 0.01, "max": 0.2, "distribution": "log_uniform_values"},
+                  "mixup_alpha": {"min": 0.2, "max": 2.0},
+                  "lr_schedule": {"values": ["piecewise", "cosine"]}},
+                "seeds": [0, 1]}"#,
+        )
+        .unwrap()
+        .expand(DEFAULT_MAX_RUNS)
+        .unwrap();
+        assert_eq!(runs[0].name, "lr_max=0.114296798105,mixup_alpha=1.32035271466,lr_schedule=cosine,seed=0");
+    }
+
+    /// W&B's documented sweep shapes, with advmix's config paths and metric.
+    const WANDB_RANDOM: &str = "program: train.py
+entity: my-team
+project: advmix-robustness
+description: learning rate and regularisation, W&B style
+command:
+  - ${env}
+  - python
+  - ${program}
+  - ${args}
+method: random
+count: 40
+random_seed: 3
+metric:
+  name: test_pgd_acc
+  goal: maximize
+base: {method: trades, model: small_cnn, dataset: digits, epochs: 2}
+parameters:
+  lr_max:
+    distribution: log_uniform
+    min: -6.9078
+    max: -1.6094
+  momentum:
+    distribution: uniform
+    min: 0.8
+    max: 0.95
+  weight_decay:
+    distribution: log_uniform_values
+    min: 0.0001
+    max: 0.001
+  pgd_steps:
+    distribution: q_uniform
+    min: 2
+    max: 10
+    q: 2
+  trades_beta:
+    distribution: q_normal
+    mu: 6
+    sigma: 1
+    q: 0.5
+  lr_schedule:
+    distribution: categorical
+    values: [piecewise, cosine]
+    probabilities: [0.7, 0.3]
+  epsilon:
+    distribution: constant
+    value: 0.0314
+";
+
+    #[test]
+    fn a_w_and_b_random_sweep_parses_unchanged_and_expands() {
+        let s = spec(WANDB_RANDOM);
+        assert_eq!(s.ignored_keys(), ["program", "command", "entity", "project", "description"]);
+        let runs = s.expand(DEFAULT_MAX_RUNS).unwrap();
+        assert_eq!(runs.len(), 40);
+        for run in &runs {
+            let c = &run.config;
+            assert!((0.000_999_9..=0.200_01).contains(&c.lr_max), "exp of the exponents: {}", c.lr_max);
+            assert!((0.8..=0.95).contains(&c.momentum) && (0.0001..=0.001).contains(&c.weight_decay), "{}", run.name);
+            assert!([2, 4, 6, 8, 10].contains(&c.pgd_steps), "{}", c.pgd_steps);
+            assert_eq!((c.trades_beta / 0.5).fract(), 0.0, "{}", c.trades_beta);
+            assert_eq!(c.epsilon, 0.0314);
+        }
+        let cosine = runs.iter().filter(|r| r.params["lr_schedule"] == "cosine").count();
+        assert!((4..=20).contains(&cosine), "{cosine} of 40 at probability 0.3");
+
+        let notes = s.notes();
+        assert_eq!(notes.len(), 4, "{notes:#?}");
+        assert_eq!(notes[0], "`program` and `command` are W&B settings advmix does not use; they were ignored (advmix runs its own trainer).");
+        assert!(notes[1].contains("`entity` and `project`") && notes[2].contains("`description`"), "{notes:#?}");
+        assert!(
+            notes[3].starts_with("`parameters.lr_max`: `log_uniform` takes natural-log exponents")
+                && notes[3].contains("from 0.001 to 0.2")
+                && notes[3].contains("write `log_uniform_values`"),
+            "{}",
+            notes[3]
+        );
+
+        // Stored as JSON and parsed again, it is the same spec.
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(json.contains(r#""program":"train.py""#), "{json}");
+        assert_eq!(SweepSpec::from_json(&json).unwrap(), s);
+        assert_eq!(spec("method: grid").notes(), Vec::<String>::new());
+        assert_eq!(
+            spec("method: grid\nproject: p").notes(),
+            ["`project` names a W&B workspace, which advmix does not use; it was ignored (the sweep lives on this server)."]
+        );
+    }
+
+    #[test]
+    fn a_w_and_b_grid_sweep_parses_unchanged_and_expands() {
+        let s = spec(
+            "program: train.py
+method: grid
+metric:
+  name: test_pgd_acc
+  goal: maximize
+parameters:
+  method:
+    values: [pgd_at, trades]
+  pgd_steps:
+    distribution: int_uniform
+    min: 3
+    max: 5
+  epsilon:
+    value: 0.0314
+",
+        );
+        let names: Vec<String> = s.expand(DEFAULT_MAX_RUNS).unwrap().into_iter().map(|r| r.name).collect();
+        assert_eq!(names.len(), 6);
+        assert_eq!(names[0], "method=pgd_at,pgd_steps=3");
+        assert_eq!(names[5], "method=trades,pgd_steps=5");
     }
 
     #[test]

@@ -138,7 +138,7 @@ const BAYES: &str = r#"{
   "metric": {"name": "test_pgd_acc", "goal": "maximize"},
   "base": {"model": "small_cnn", "dataset": "digits", "method": "erm", "epochs": 2, "batch_size": 128,
            "samples_every": 0, "eval": {"n": 100, "pgd_steps": 1, "final_attack": "none"}},
-  "parameters": {"lr_max": {"min": 0.0005, "max": 0.3, "distribution": "log_uniform"},
+  "parameters": {"lr_max": {"min": 0.0005, "max": 0.3, "distribution": "log_uniform_values"},
                  "momentum": {"values": [0.0, 0.9]}}
 }"#;
 

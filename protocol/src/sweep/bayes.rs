@@ -11,13 +11,21 @@
 //!   yet, and a few spread-out points are what it needs to start.
 //! - After that, each parameter that can vary gets its own TPE optimizer (TPE
 //!   models each parameter on its own, so the parameters are chosen
-//!   independently): `uniform` over [min, max], `log_uniform` over
-//!   [ln min, ln max] (so ratios, not differences, are what it resolves),
-//!   `int_uniform` over [min, max + 1) floored to an integer, and `values`
-//!   as a categorical choice among their indices. Every observation is told
-//!   to every optimizer whose parameter it holds a value for, and each
-//!   optimizer is asked with a random stream keyed by the sweep's
-//!   `random_seed`, the proposal's index and the parameter's path.
+//!   independently), working in the coordinate its distribution is uniform
+//!   in, so that TPE's prior is what the random method samples: `uniform` and
+//!   `q_uniform` over [min, max]; `log_uniform`, `log_uniform_values` and
+//!   their `q_` forms over ln x (so ratios, not differences, are what it
+//!   resolves); the `inv_log_uniform` ones over ln(1/x); `int_uniform` over
+//!   [min, max + 1) floored to an integer; the normal family over Φ(z), z the
+//!   standard normal draw behind the value (Φ its CDF, cut at 10⁻⁶ from 0 and
+//!   1), so a proposal is mu + sigma·Φ⁻¹(p), exponentiated for the log ones;
+//!   and `values` as a categorical choice among their indices, leaving out
+//!   any whose `probability` is 0 (TPE's histogram has no prior weights, so
+//!   other `probabilities` only shape the random first proposals). `q_`
+//!   proposals are rounded to q's multiples after TPE chooses. Every
+//!   observation is told to every optimizer whose parameter it holds a value
+//!   for, and each optimizer is asked with a random stream keyed by the
+//!   sweep's `random_seed`, the proposal's index and the parameter's path.
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -25,9 +33,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tpe::TpeOptimizer;
 
+use super::distribution::{Bounded, Unbounded, normal_cdf, normal_quantile};
 use super::{
     Domain, Draw, EpochMetric, Goal, Range, Sampling, SweepError, SweepMethod, SweepRun, SweepSpec,
-    field_error, keyed_rng, tidy, whole,
+    field_error, keyed_rng, whole,
 };
 use crate::rng::SplitMix64;
 use crate::validate::FieldError;
@@ -135,40 +144,67 @@ pub(super) struct Space {
 }
 
 enum Kind {
-    /// The `values`; the optimizer chooses an index.
+    /// The values that can be chosen; the optimizer chooses an index.
     Categorical(Vec<Value>),
-    /// The optimizer works on `x`, or on `ln x` when `log`.
-    Float { min: f64, max: f64, log: bool },
+    /// The optimizer works on the distribution's uniform coordinate: x,
+    /// ln x or ln(1/x); `q_` proposals are rounded to q's multiples after.
+    Float(Bounded),
     /// The optimizer works on the offset from `min` (so that large bounds keep
     /// their precision), integer `k` occupying [k, k + 1).
     Int { min: i64, max: i64 },
+    /// The optimizer works on Φ(z), z the standard normal draw behind the
+    /// value: uniform there is the distribution itself, so TPE's prior is
+    /// what the random method samples.
+    Normal(Unbounded),
 }
+
+/// How far Φ's coordinate stops short of 0 and 1, where z is infinite:
+/// z stays within ±4.75, which leaves out 2 draws in a million.
+const NORMAL_EDGE: f64 = 1e-6;
 
 impl Space {
     /// None when the draw has only one value, so there is nothing to choose.
     fn of(draw: &Draw) -> Result<Option<Space>, String> {
         let too_wide =
             |_| "`min` and `max` are too far apart to search; narrow the range".to_owned();
-        let space = match *draw {
-            Draw::List(ref values) if values.len() < 2 => return Ok(None),
-            Draw::List(ref values) => Space {
-                range: tpe::categorical_range(values.len()).map_err(too_wide)?,
-                kind: Kind::Categorical(values.clone()),
-            },
-            Draw::Range(Range::Float { min, max, .. }) if min == max => return Ok(None),
-            Draw::Range(Range::Float { min, max, log }) => {
-                let (start, end) = if log { (min.ln(), max.ln()) } else { (min, max) };
-                // The crate's ranges exclude their end, and `max` is a value
-                // random draws can give, so the end is the next float up.
-                Space {
-                    range: tpe::range(start, end.next_up()).map_err(too_wide)?,
-                    kind: Kind::Float { min, max, log },
-                }
+        let categorical = |values: Vec<Value>| -> Result<Option<Space>, String> {
+            if values.len() < 2 {
+                return Ok(None);
             }
+            Ok(Some(Space {
+                range: tpe::categorical_range(values.len()).map_err(too_wide)?,
+                kind: Kind::Categorical(values),
+            }))
+        };
+        let space = match *draw {
+            Draw::List(ref values) => return categorical(values.clone()),
+            // TPE's histogram has no prior weights: it chooses among the
+            // values that can be drawn at all, the random startup proposals
+            // having followed `probabilities`.
+            Draw::Weighted(ref values, ref cumulative) => {
+                let possible = values.iter().zip(cumulative).scan(0.0, |before, (value, &c)| {
+                    let drawn = c > *before;
+                    *before = c;
+                    Some(drawn.then(|| value.clone()))
+                });
+                return categorical(possible.flatten().collect());
+            }
+            Draw::Range(Range::Float(bounded)) if !bounded.varies() => return Ok(None),
+            // The crate's ranges exclude their end, and `hi` is a coordinate
+            // random draws can reach, so the end is the next float up.
+            Draw::Range(Range::Float(bounded)) => Space {
+                range: tpe::range(bounded.lo, bounded.hi.next_up()).map_err(too_wide)?,
+                kind: Kind::Float(bounded),
+            },
             Draw::Range(Range::Int { min, max }) if min == max => return Ok(None),
             Draw::Range(Range::Int { min, max }) => Space {
                 range: tpe::range(0.0, Range::int_span(min, max) as f64).map_err(too_wide)?,
                 kind: Kind::Int { min, max },
+            },
+            Draw::Range(Range::Normal(normal)) if normal.sigma == 0.0 => return Ok(None),
+            Draw::Range(Range::Normal(normal)) => Space {
+                range: tpe::range(NORMAL_EDGE, 1.0 - NORMAL_EDGE).map_err(too_wide)?,
+                kind: Kind::Normal(normal),
             },
         };
         Ok(Some(space))
@@ -181,9 +217,9 @@ impl Space {
             Kind::Categorical(ref values) => {
                 values.iter().position(|v| same_value(v, value))? as f64
             }
-            Kind::Float { min, max, log } => {
-                let v = value.as_f64().filter(|v| (min..=max).contains(v))?;
-                if log { v.ln() } else { v }
+            Kind::Float(bounded) => {
+                let v = value.as_f64().filter(|v| (bounded.min..=bounded.max).contains(v))?;
+                bounded.scale.coordinate(v)
             }
             Kind::Int { min, max } => {
                 let Value::Number(n) = value else { return None };
@@ -191,9 +227,10 @@ impl Space {
                 // The middle of k's cell, so its kernel leans to neither neighbour.
                 (i128::from(k) - i128::from(min)) as f64 + 0.5
             }
+            Kind::Normal(normal) => normal_cdf(normal.z(value.as_f64()?)?),
         };
-        // Rounding (ln, or offsets beyond 2^53) must not push a value that is
-        // in the domain out of the range, where `tell` would refuse it.
+        // Rounding (ln, Φ, or offsets beyond 2^53) must not push a value that
+        // is in the domain out of the range, where `tell` would refuse it.
         Some(x.clamp(self.range.start(), self.range.end().next_down()))
     }
 
@@ -201,12 +238,13 @@ impl Space {
     fn value(&self, x: f64) -> Value {
         match self.kind {
             Kind::Categorical(ref values) => values[(x as usize).min(values.len() - 1)].clone(),
-            Kind::Float { min, max, log } => tidy(if log { x.exp() } else { x }, min, max),
+            Kind::Float(bounded) => bounded.finish(bounded.scale.value(x)),
             Kind::Int { min, max } => {
                 let k =
                     (i128::from(min) + x.floor() as i128).clamp(i128::from(min), i128::from(max));
                 Value::from(k as i64)
             }
+            Kind::Normal(normal) => normal.at(normal_quantile(x)),
         }
     }
 
@@ -214,7 +252,7 @@ impl Space {
     fn suggest(&self, path: &str, observed: &[Observation], goal: Goal, rng: &mut StdRng) -> Value {
         let estimator = match self.kind {
             Kind::Categorical(_) => tpe::histogram_estimator(),
-            Kind::Float { .. } | Kind::Int { .. } => tpe::parzen_estimator(),
+            Kind::Float(_) | Kind::Int { .. } | Kind::Normal(_) => tpe::parzen_estimator(),
         };
         let mut optimizer = TpeOptimizer::new(estimator, self.range);
         for observation in observed {
@@ -289,7 +327,7 @@ mod tests {
         xs[xs.len() / 2]
     }
 
-    const LR: &str = "lr_max: {min: 0.0001, max: 1.0, distribution: log_uniform}";
+    const LR: &str = "lr_max: {min: 0.0001, max: 1.0, distribution: log_uniform_values}";
 
     #[test]
     fn bayes_needs_count_and_refuses_grid_only_fields() {
@@ -397,7 +435,7 @@ mod tests {
 count: 40
 parameters:
   method: {values: [pgd_at, trades, aom]}
-  lr_max: {min: 0.01, max: 0.2, distribution: log_uniform}
+  lr_max: {min: 0.01, max: 0.2, distribution: log_uniform_values}
   mixup_alpha: {min: 0.5, max: 1.5}
   pgd_steps: {min: 3, max: 10, distribution: int_uniform}
   epsilon: {value: 0.03}",
@@ -524,5 +562,124 @@ parameters:
                 assert!(run.name.ends_with(&format!(",seed={seed}")), "{}", run.name);
             }
         }
+    }
+
+    /// A W&B bayes sweep, with advmix's config paths and metric.
+    const WANDB_BAYES: &str = "program: train.py
+method: bayes
+count: 24
+random_seed: 5
+metric:
+  name: best_test_pgd_acc
+  goal: maximize
+base: {method: mixup_pgd}
+parameters:
+  lr_max:
+    distribution: log_uniform_values
+    min: 0.001
+    max: 0.3
+  weight_decay:
+    distribution: inv_log_uniform_values
+    min: 0.0001
+    max: 0.01
+  pgd_steps:
+    distribution: q_log_uniform_values
+    min: 2
+    max: 16
+  epsilon:
+    distribution: q_uniform
+    min: 0.01
+    max: 0.05
+    q: 0.005
+  mixup_alpha:
+    distribution: log_normal
+    mu: 0
+    sigma: 0.5
+  momentum:
+    distribution: log_uniform
+    min: -0.5
+    max: -0.05
+  lr_schedule:
+    values: [piecewise, cosine, onecycle]
+    probabilities: [0.5, 0.5, 0.0]
+";
+
+    #[test]
+    fn a_w_and_b_bayes_sweep_proposes_within_every_distribution() {
+        let s = spec(WANDB_BAYES);
+        let score = |r: &SweepRun| {
+            let c = &r.config;
+            -(c.lr_max.ln() - 0.05f64.ln()).powi(2) - (c.mixup_alpha - 2.0).powi(2) + f64::from(c.pgd_steps) / 16.0
+        };
+        let runs = sequential(&s, 24, score);
+        assert_eq!(runs, sequential(&s, 24, score), "reproducible");
+        for run in &runs {
+            let c = &run.config;
+            assert!((0.001..=0.3).contains(&c.lr_max), "{}", c.lr_max);
+            assert!((0.0001..=0.01).contains(&c.weight_decay), "{}", c.weight_decay);
+            assert!(run.params["pgd_steps"].is_u64() && (2..=16).contains(&c.pgd_steps), "{}", c.pgd_steps);
+            let k = c.epsilon / 0.005;
+            assert!((k - k.round()).abs() < 1e-9 && (0.01..=0.05).contains(&c.epsilon), "{}", c.epsilon);
+            assert!(c.mixup_alpha > 0.0, "{}", c.mixup_alpha);
+            assert!(((-0.5f64).exp()..=(-0.05f64).exp()).contains(&c.momentum), "exponents -0.5..-0.05: {}", c.momentum);
+            assert_ne!(run.params["lr_schedule"], "onecycle", "probability 0 is never proposed");
+        }
+    }
+
+    #[test]
+    fn an_observed_value_maps_back_to_itself_in_every_space() {
+        let parameters = [
+            ("lr_max", "{distribution: log_uniform, min: -7, max: -1}"),
+            ("lr_max", "{distribution: inv_log_uniform, min: 1, max: 7}"),
+            ("lr_max", "{distribution: inv_log_uniform_values, min: 0.001, max: 0.3}"),
+            ("lr_max", "{distribution: q_log_uniform_values, min: 0.01, max: 0.3, q: 0.01}"),
+            ("trades_beta", "{distribution: normal, mu: 6, sigma: 2}"),
+            ("trades_beta", "{distribution: q_log_normal, mu: 1.5, sigma: 0.5, q: 0.25}"),
+            ("pgd_steps", "{distribution: q_uniform, min: 2, max: 20, q: 2}"),
+        ];
+        for (path, parameter) in parameters {
+            let draw = spec(&format!("method: bayes\ncount: 2\nparameters: {{{path}: {parameter}}}"))
+                .parameters[0]
+                .1
+                .domain()
+                .unwrap()
+                .into_draw()
+                .unwrap();
+            let space = Space::of(&draw).unwrap().unwrap();
+            let mut rng = SplitMix64::new(9);
+            for _ in 0..200 {
+                let value = draw.sample(&mut rng);
+                let x = space.param(&value).unwrap_or_else(|| panic!("{parameter}: {value} is in the domain"));
+                let back = space.value(x).as_f64().unwrap();
+                let v = value.as_f64().unwrap();
+                assert!((back - v).abs() <= 1e-6 * v.abs().max(1e-3), "{parameter}: {value} → {x} → {back}");
+            }
+        }
+    }
+
+    /// Median distance of trades_beta from 9 over proposals 15..30, pooled
+    /// over 5 random seeds, for a normal prior centred at 6.
+    fn normal_median_distance(method: &str) -> f64 {
+        let distance = |r: &SweepRun| (r.config.trades_beta - 9.0).abs();
+        let mut later = Vec::new();
+        for random_seed in 0..5 {
+            let s = spec(&format!(
+                "method: {method}\ncount: 30\nrandom_seed: {random_seed}\nbase: {{method: trades}}\n\
+                 parameters: {{trades_beta: {{distribution: normal, mu: 6, sigma: 2}}}}"
+            ));
+            let runs = match s.method {
+                SweepMethod::Bayes => sequential(&s, 30, |r| -distance(r).powi(2)),
+                _ => s.expand(DEFAULT_MAX_RUNS).unwrap(),
+            };
+            later.extend(runs[15..].iter().map(distance));
+        }
+        median(later)
+    }
+
+    #[test]
+    fn tpe_searches_a_normal_parameter_and_concentrates_on_the_optimum() {
+        let (tpe, random) = (normal_median_distance("bayes"), normal_median_distance("random"));
+        // Random draws sit about 3 from 9 (1.5 sigma); TPE moves towards it.
+        assert!(tpe < 0.6 * random, "TPE {tpe} against random {random}");
     }
 }
