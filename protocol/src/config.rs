@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::step::StepSize;
 use crate::validate::{FieldError, Validator};
 
 /// Training method. See `docs/methods.md` for the exact losses.
@@ -242,7 +243,9 @@ pub struct EvalConfig {
     /// by the final attack.
     pub n: EvalSize,
     pub pgd_steps: u32,
-    pub pgd_step: f64,
+    /// A number, or an expression in `eps` and `steps` (this section's
+    /// `pgd_steps`), see [`StepSize`].
+    pub pgd_step: StepSize,
     pub restarts: u32,
     pub final_attack: FinalAttack,
     /// Points the final attack runs on: the first `final_n` of the same
@@ -255,7 +258,7 @@ impl Default for EvalConfig {
         EvalConfig {
             n: EvalSize::Count(1000),
             pgd_steps: 20,
-            pgd_step: 2.0 / 255.0,
+            pgd_step: StepSize::fixed(2.0 / 255.0),
             restarts: 1,
             final_attack: FinalAttack::AaFast,
             final_n: EvalSize::Count(1000),
@@ -321,7 +324,9 @@ pub struct RunConfig {
     /// L∞ radius in [0,1] pixel units.
     pub epsilon: f64,
     pub pgd_steps: u32,
-    pub pgd_step: f64,
+    /// A number, or an expression in `eps` and `steps` (the training
+    /// attack's: `aom.steps` for aom), see [`StepSize`].
+    pub pgd_step: StepSize,
     pub mixup_alpha: f64,
     pub trades_beta: f64,
     pub aom: AomConfig,
@@ -356,7 +361,7 @@ impl Default for RunConfig {
             weight_decay: 5e-4,
             epsilon: 8.0 / 255.0,
             pgd_steps: 10,
-            pgd_step: 2.0 / 255.0,
+            pgd_step: StepSize::fixed(2.0 / 255.0),
             mixup_alpha: 1.0,
             trades_beta: 6.0,
             aom: AomConfig::default(),
@@ -416,8 +421,57 @@ impl RunConfig {
     /// Parses JSON and validates it; the error names the first bad field.
     pub fn from_json(text: &str) -> Result<RunConfig, ConfigError> {
         let config: RunConfig = serde_json::from_str(text).map_err(ConfigError::Parse)?;
-        config.validate().map_err(ConfigError::Invalid)?;
-        Ok(config)
+        config.checked().map_err(ConfigError::Invalid)
+    }
+
+    /// The config with its step-size expressions evaluated at its ε, then
+    /// validated: how every parsed config becomes one a run can use.
+    pub fn checked(mut self) -> Result<RunConfig, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let (eps, train_steps, eval_steps) = (self.epsilon, self.attack_steps(), self.eval.pgd_steps);
+        if let Err(e) = self.pgd_step.resolve(eps, train_steps) {
+            errors.push(FieldError { field: "pgd_step".into(), message: e });
+        }
+        if let Err(e) = self.eval.pgd_step.resolve(eps, eval_steps) {
+            errors.push(FieldError { field: "eval.pgd_step".into(), message: e });
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// The steps of the training attack: `aom.steps` for aom, else `pgd_steps`.
+    pub fn attack_steps(&self) -> u32 {
+        if self.method == Method::Aom { self.aom.steps } else { self.pgd_steps }
+    }
+
+    /// Attacks whose steps cannot add up to ε: a sign-gradient step moves
+    /// each pixel by at most the step size, so steps × step < ε leaves part
+    /// of the ball out of reach (a random start aside). Warnings, not
+    /// errors: a deliberately weak attack is allowed.
+    pub fn step_warnings(&self) -> Vec<FieldError> {
+        let mut warnings = Vec::new();
+        let mut check = |field: &str, steps: u32, step: &StepSize| {
+            let reach = f64::from(steps) * step.value();
+            if steps > 0 && reach < self.epsilon * (1.0 - 1e-9) {
+                warnings.push(FieldError {
+                    field: field.into(),
+                    message: format!(
+                        "{steps} steps of {} reach only {:.5}, short of ε = {:.5}; use a larger step, such as `2.5*eps/steps`",
+                        step.expr().map_or_else(|| format!("{:.5}", step.value()), |e| format!("`{e}` = {:.5}", step.value())),
+                        reach,
+                        self.epsilon
+                    ),
+                });
+            }
+        };
+        if !self.ignores("pgd_step") {
+            check("pgd_step", self.attack_steps(), &self.pgd_step);
+        }
+        check("eval.pgd_step", self.eval.pgd_steps, &self.eval.pgd_step);
+        warnings
     }
 
     /// Checks every rule the trainer relies on. Returns all problems at once so
@@ -431,7 +485,7 @@ impl RunConfig {
         v.non_negative("weight_decay", self.weight_decay);
         v.in_range("epsilon", self.epsilon, 0.0, 1.0);
         self.resources.check(&mut v);
-        v.non_negative("pgd_step", self.pgd_step);
+        self.check_step(&mut v, "pgd_step", &self.pgd_step, self.attack_steps());
         v.positive("mixup_alpha", self.mixup_alpha);
         v.non_negative("trades_beta", self.trades_beta);
         if matches!(self.method, Method::PgdAt | Method::Trades | Method::MixupPgd) {
@@ -474,9 +528,21 @@ impl RunConfig {
         if let EvalSize::Count(n) = self.eval.n {
             v.at_least("eval.n", n, 1);
         }
-        v.non_negative("eval.pgd_step", self.eval.pgd_step);
+        self.check_step(&mut v, "eval.pgd_step", &self.eval.pgd_step, self.eval.pgd_steps);
         v.at_least("eval.restarts", self.eval.restarts, 1);
         v.finish()
+    }
+}
+
+impl RunConfig {
+    fn check_step(&self, v: &mut Validator, field: &str, step: &StepSize, steps: u32) {
+        // An expression's stored value must be its value at this ε: a config
+        // edited by hand, or one whose ε changed, says one thing and runs another.
+        if step.expr().is_some() && !step.is_resolved(self.epsilon, steps) {
+            v.error(field, format!("`{}` was not evaluated at this ε and steps; send the expression alone", step.expr().unwrap_or("")));
+        } else {
+            v.non_negative(field, step.value());
+        }
     }
 }
 
@@ -500,7 +566,7 @@ mod tests {
         assert_eq!(c.epochs, 200);
         assert!((c.epsilon - 8.0 / 255.0).abs() < 1e-12);
         assert_eq!(c.pgd_steps, 10);
-        assert!((c.pgd_step - 2.0 / 255.0).abs() < 1e-12);
+        assert!((c.pgd_step.value() - 2.0 / 255.0).abs() < 1e-12);
         assert_eq!(c.batch_size, 128);
         assert!(c.validate().is_ok());
     }

@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod events;
 pub mod layout;
 pub mod rng;
+pub mod step;
 pub mod sweep;
 pub mod validate;
 

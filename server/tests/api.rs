@@ -932,7 +932,7 @@ async fn sweeps_from_json_and_without_a_content_type(db: SqlitePool) {
     let spec = json!({
         "method": "random", "count": 3, "random_seed": 7,
         "base": { "dataset": "digits", "model": "small_cnn", "epochs": 1 },
-        "parameters": { "lr_max": { "min": 0.01, "max": 0.1, "distribution": "log_uniform" } },
+        "parameters": { "lr_max": { "min": 0.01, "max": 0.1, "distribution": "log_uniform_values" } },
         "seeds": [0, 1],
     });
     let created = env.post_json("/api/v1/sweeps", &spec).await.expect(StatusCode::CREATED);
@@ -977,6 +977,31 @@ async fn preview_counts_and_creates_nothing(db: SqlitePool) {
     assert!(resp.text().contains("epsilon"), "{}", resp.text());
     assert_eq!(count(env.db(), "sweeps").await, 0);
     assert_eq!(count(env.db(), "runs").await, 0);
+}
+
+/// A W&B user's sweep file works unchanged apart from parameter names: its
+/// W&B-only keys are accepted and named in the preview, and a step size
+/// relative to ε is evaluated per run, with a warning where it falls short.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_wandb_sweep_file_previews_with_notes_on_what_is_ignored(db: SqlitePool) {
+    let env = env(db);
+    let spec = "program: train.py\nentity: lab\nproject: robust\ndescription: lr search\nmethod: random\ncount: 3\n\
+                metric: {name: test_pgd_acc, goal: maximize}\n\
+                base: {dataset: digits, model: small_cnn, epochs: 1}\n\
+                parameters:\n  lr_max: {distribution: log_uniform_values, min: 0.01, max: 0.2}\n  \
+                mixup_alpha: {distribution: log_uniform, min: -1.0, max: 0.5}\n  \
+                epsilon: {values: [0.03, 0.3]}\n  pgd_step: {value: eps/8}\n";
+    let body = env.post_raw("/api/v1/sweeps/preview", "application/yaml", spec).await.expect(StatusCode::OK);
+    let warnings = body["warnings"].to_string();
+    assert!(warnings.contains("`program`") && warnings.contains("ignored"), "{warnings}");
+    assert!(warnings.contains("`entity`") && warnings.contains("`description`"), "{warnings}");
+    // 10 steps of ε/8 reach 1.25 ε: no warning about the training step (the
+    // evaluation's default 2/255 falls short of ε = 0.3, and says so).
+    assert!(!warnings.contains("\"pgd_step:"), "{warnings}");
+    assert!(warnings.contains("eval.pgd_step: 20 steps of 0.00784 reach only 0.15686, short of ε = 0.30000"), "{warnings}");
+    let short = spec.replace("eps/8", "eps/20");
+    let body = env.post_raw("/api/v1/sweeps/preview", "application/yaml", short).await.expect(StatusCode::OK);
+    assert!(body["warnings"].to_string().contains("pgd_step: 10 steps of `eps/20`"), "{body}");
 }
 
 /// `n` parameters × 11 values each.

@@ -409,3 +409,64 @@ async fn a_refused_form_shows_user_text_as_text(db: SqlitePool) {
     assert!(reply.body.contains("&#60;script&#62;alert(1)") || reply.body.contains("&lt;script&gt;alert(1)"));
     assert_eq!(count(&db, "sweeps").await, 0);
 }
+
+/// On a laptop (no GPU, no CIFAR) the blank form starts with something that
+/// runs there, and says why it is not the paper set-up.
+#[sqlx::test(migrations = "../migrations")]
+async fn without_a_gpu_or_cifar_the_form_starts_with_a_short_digits_run(db: SqlitePool) {
+    let data = tempfile::tempdir().unwrap();
+    let mut report = common::gpu_report();
+    report.cuda_devices.clear();
+    report.cuda_available = false;
+    let compute = advmix_server::compute::Compute::Ready { trainer: "/opt/advmix/advmix-trainer".into(), report };
+    let (state, _stop) = common::harness(db, compute, "/nonexistent/advmix-trainer".into(), data.path(), 1);
+    let (html, _) = open(&state).await;
+    assert!(field(&html, "dataset").contains("value=\"digits\" checked"), "{}", field(&html, "dataset"));
+    assert!(field(&html, "model").contains("value=\"small_cnn\" checked"));
+    assert!(field(&html, "epochs").contains("value=\"10\""));
+    assert!(html.contains("id=\"launch-starts\""));
+    assert!(html.contains("CIFAR-10 is not in the data directory") && html.contains("No GPU here"), "{html}");
+    // And it launches as it stands: no field is in error.
+    assert!(html.contains("id=\"run-count\">1 run<") && !html.contains("field-error"));
+
+    // Where the machine has both, the paper set-up, and no such note.
+    let (html, _) = open(&common::ready(sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap())).await;
+    assert!(field(&html, "epochs").contains("value=\"200\"") && !html.contains("id=\"launch-starts\""));
+}
+
+/// A step size relative to ε follows ε across a sweep, is stored with its
+/// value, and a step that cannot reach ε is warned about before launching.
+#[sqlx::test(migrations = "../migrations")]
+async fn step_sizes_relative_to_epsilon_follow_each_runs_epsilon(db: SqlitePool) {
+    let state = common::ready(db.clone());
+    let (html, token) = open(&state).await;
+    let pairs = with(digits(submitted(&html)), "epsilon", &["4/255, 16/255"]);
+    let pairs = with(pairs, "pgd_step", &["2.5*eps/steps"]);
+
+    // At ε = 32/255 the training attack's 10 steps of 2/255 fall short (the
+    // evaluation's 20 do not): a warning names it.
+    let short = with(with(pairs.clone(), "pgd_step", &["2/255"]), "epsilon", &["4/255, 32/255"]);
+    let p = preview(&state, &short).await;
+    let warnings = p["warnings"].to_string();
+    assert!(warnings.contains("pgd_step: 10 steps of 0.00784 reach only 0.07843, short of ε = 0.12549"), "{warnings}");
+    assert!(!warnings.contains("eval.pgd_step"), "{warnings}");
+
+    let p = preview(&state, &pairs).await;
+    assert!(!p["warnings"].to_string().contains("pgd_step:"), "{}", p["warnings"]);
+    let typo = preview(&state, &with(pairs.clone(), "pgd_step", &["eps^2"])).await;
+    assert!(typo["errors"].to_string().contains("pgd_step") && typo["errors"].to_string().contains("unexpected `^2`"), "{typo}");
+
+    let reply = post_form(&state, "/launch", Some(&token), &pairs).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let configs: Vec<String> = sqlx::query_scalar("SELECT config FROM runs ORDER BY id").fetch_all(&db).await.unwrap();
+    let stored: Vec<Value> = configs.iter().map(|c| serde_json::from_str(c).unwrap()).collect();
+    for (json, eps) in stored.iter().zip([4.0 / 255.0, 16.0 / 255.0]) {
+        assert_eq!(json["pgd_step"]["expr"], "2.5*eps/steps");
+        let value = json["pgd_step"]["value"].as_f64().unwrap();
+        assert!((value - 2.5 * eps / 10.0).abs() < 1e-12, "{json}");
+        // A stored config reads back as the same run.
+        let config: RunConfig = serde_json::from_value(json.clone()).unwrap();
+        assert!(config.clone().checked().is_ok());
+        assert!((config.pgd_step.value() - value).abs() < 1e-15);
+    }
+}

@@ -44,7 +44,7 @@ pub async fn preview(State(state): State<AppState>, headers: HeaderMap, ApiBytes
         "merged": count.merged,
         "varying": spec.varying(),
         "limit": state.max_sweep_runs,
-        "warnings": sweeps::warnings(&spec).into_iter().chain(sweeps::merged_note(count)).collect::<Vec<_>>(),
+        "warnings": sweeps::warnings(&spec, &runs, count),
     })))
 }
 
@@ -58,8 +58,7 @@ pub async fn create(
     let Created { id, name } = sweeps::submit(&state.db, &state.runner, &spec, &runs).await?;
     // A bayes sweep queues its first proposal now and the rest later.
     let count = sweeps::count(&spec, &runs)?;
-    let mut warnings = sweeps::warnings(&spec);
-    warnings.extend(sweeps::merged_note(count));
+    let warnings = sweeps::warnings(&spec, &runs, count);
     let body = json!({ "id": id, "name": name, "runs": count.runs, "merged": count.merged, "queued": runs.len(), "warnings": warnings });
     Ok((StatusCode::CREATED, Json(body)))
 }

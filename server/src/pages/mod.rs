@@ -32,8 +32,15 @@ pub async fn not_found() -> Response {
 pub fn value_text(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => s.clone(),
+        expr if is_expression(expr) => format!("{} = {}", expr["expr"].as_str().unwrap_or(""), expr["value"]),
         other => other.to_string(),
     }
+}
+
+/// A step size stored as an expression with its value (`{"expr": "eps/4",
+/// "value": 0.0078}`, protocol's `StepSize`): one setting, not a section.
+pub fn is_expression(value: &serde_json::Value) -> bool {
+    matches!(value, serde_json::Value::Object(o) if o.len() == 2 && o.get("expr").is_some_and(serde_json::Value::is_string) && o.contains_key("value"))
 }
 
 /// An accuracy in [0,1] as a percentage for tables, or an em dash when the

@@ -16,12 +16,11 @@ pub fn parse_config(config: Value) -> Result<RunConfig, AppError> {
         let field = locate_error(&config).map_or_else(|| "config".to_owned(), |path| format!("config.{path}"));
         AppError::field(&field, e.to_string())
     })?;
-    config.validate().map_err(|errors| {
+    config.checked().map_err(|errors| {
         AppError::Invalid(
             errors.into_iter().map(|e| FieldError { field: format!("config.{}", e.field), message: e.message }).collect(),
         )
-    })?;
-    Ok(config)
+    })
 }
 
 /// serde's errors from a `Value` carry no path (`invalid type: string "ten",

@@ -34,7 +34,7 @@ pub fn trades(config: &RunConfig, model: &impl ModuleT, x: &Tensor, y: &Tensor, 
         let d = delta.detach().set_requires_grad(true);
         let kl = kl_sum(&model.forward_t(&(x + &d), false), &clean_probs);
         let grad = Tensor::run_backward(&[kl], &[&d], false, false).remove(0);
-        delta = project(x, &(d.detach() + grad.sign() * config.pgd_step), config.epsilon);
+        delta = project(x, &(d.detach() + grad.sign() * config.pgd_step.value()), config.epsilon);
     }
     let adv = (x + delta).detach();
 

@@ -102,11 +102,11 @@ pub fn ascend(
         }
         let mut grads = Tensor::run_backward(&[loss], &inputs, false, false).into_iter();
         if perturbs {
-            let step = d_var.detach() + grads.next().expect("a gradient per input").sign() * config.pgd_step;
+            let step = d_var.detach() + grads.next().expect("a gradient per input").sign() * config.pgd_step.value();
             d = if endpoints { project(pair.x, &step, eps) } else { step.clamp(-eps, eps) };
         }
         if endpoints {
-            let step = d_p_var.detach() + grads.next().expect("a gradient per input").sign() * config.pgd_step;
+            let step = d_p_var.detach() + grads.next().expect("a gradient per input").sign() * config.pgd_step.value();
             d_p = project(pair.x_p, &step, eps);
         }
         if aom.optimize_lambda {

@@ -52,7 +52,7 @@ pub fn step(config: &RunConfig, model: &impl ModuleT, x: &Tensor, y: &Tensor, cl
 
 /// The training attack of a config (`epsilon`, `pgd_step`, `pgd_steps`).
 pub fn training_pgd(config: &RunConfig) -> Pgd {
-    Pgd { epsilon: config.epsilon, step: config.pgd_step, steps: config.pgd_steps, random_start: true }
+    Pgd { epsilon: config.epsilon, step: config.pgd_step.value(), steps: config.pgd_steps, random_start: true }
 }
 
 pub fn one_hot(y: &Tensor, classes: i64) -> Tensor {

@@ -186,7 +186,7 @@ pub fn run(opts: &TrainOptions, data: &Data, stop: &StopSignal) -> Result<Outcom
     let eval_set = eval::subset(&data.test, n_eval, subset_seed(config.seed));
     let eval_pgd = Pgd {
         epsilon: config.epsilon,
-        step: config.eval.pgd_step,
+        step: config.eval.pgd_step.value(),
         steps: config.eval.pgd_steps,
         random_start: true,
     };
@@ -459,7 +459,7 @@ fn model_metadata(pos: &Position, describe: &Describe, kind: CheckpointKind) -> 
     let evaluations = evaluated.then(|| Evaluation {
         attack: "pgd".to_owned(),
         steps: config.eval.pgd_steps,
-        step_size: config.eval.pgd_step,
+        step_size: config.eval.pgd_step.value(),
         restarts: config.eval.restarts,
         epsilon: config.epsilon,
         n: config.eval.n.resolve(describe.splits.test),

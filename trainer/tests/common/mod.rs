@@ -29,14 +29,14 @@ pub fn small_config(method: Method, epochs: u32) -> RunConfig {
         lr_max: 0.1,
         epsilon: 0.1,
         pgd_steps: 3,
-        pgd_step: 0.04,
+        pgd_step: advmix_protocol::config::StepSize::fixed(0.04),
         samples_every: 0,
         ..RunConfig::default()
     };
     c.aom.steps = 3;
     c.eval.n = EvalSize::Count(200);
     c.eval.pgd_steps = 5;
-    c.eval.pgd_step = 0.03;
+    c.eval.pgd_step = advmix_protocol::config::StepSize::fixed(0.03);
     // Tests that want the final AutoAttack stage turn it on.
     c.eval.final_attack = FinalAttack::None;
     c

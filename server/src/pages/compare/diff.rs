@@ -22,7 +22,7 @@ fn flatten_into(map: &serde_json::Map<String, Value>, prefix: &str, out: &mut BT
     for (key, value) in map {
         let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
         match value {
-            Value::Object(inner) if !inner.is_empty() => flatten_into(inner, &path, out),
+            Value::Object(inner) if !inner.is_empty() && !crate::pages::is_expression(value) => flatten_into(inner, &path, out),
             leaf => {
                 out.insert(path, leaf.clone());
             }

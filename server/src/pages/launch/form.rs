@@ -32,6 +32,9 @@ pub enum Kind {
     Real,
     /// A real in [0, 1] pixel units, written back as `k/255` when it is one.
     Pixels,
+    /// A step size: like [`Kind::Pixels`], or an expression relative to ε
+    /// (`eps/4`, `2.5*eps/steps`).
+    Step,
     /// A whole number or `all` (the evaluation subset).
     CountOrAll,
     /// One checkbox per value; several may be checked.
@@ -138,7 +141,7 @@ pub const GROUPS: &[Group] = &[
                 Kind::Pixels,
             ),
             field("pgd_steps", "PGD steps", "pgd_at, trades and mixup_pgd.", Kind::Int),
-            field("pgd_step", "PGD step size", "A fraction, like ε: 2/255.", Kind::Pixels),
+            field("pgd_step", "PGD step size", "A fraction, like ε: 2/255, or relative to ε: eps/4, 2.5*eps/steps.", Kind::Step),
             field("trades_beta", "TRADES β", "trades only.", Kind::Real),
         ],
     },
@@ -148,7 +151,7 @@ pub const GROUPS: &[Group] = &[
         fields: &[
             field("eval.n", "Test subset", "Test points evaluated, or all.", Kind::CountOrAll),
             field("eval.pgd_steps", "PGD steps", "", Kind::Int),
-            field("eval.pgd_step", "PGD step size", "A fraction, like ε: 2/255.", Kind::Pixels),
+            field("eval.pgd_step", "PGD step size", "A fraction, like ε: 2/255, or relative to ε: eps/4, 2.5*eps/steps.", Kind::Step),
             field("eval.restarts", "PGD restarts", "", Kind::Int),
             field(
                 "eval.final_attack",
@@ -281,7 +284,11 @@ fn pointer(path: &str) -> String {
 /// number of grey levels, strings bare.
 pub fn display(kind: Kind, value: &Value) -> String {
     match (kind, value) {
-        (Kind::Pixels, Value::Number(n)) => n.as_f64().map_or_else(|| n.to_string(), pixels),
+        (Kind::Pixels | Kind::Step, Value::Number(n)) => n.as_f64().map_or_else(|| n.to_string(), pixels),
+        // A stored step expression: the expression, as it was written.
+        (Kind::Step, Value::Object(o)) if o.get("expr").is_some_and(Value::is_string) => {
+            o["expr"].as_str().unwrap_or_default().to_owned()
+        }
         (_, Value::Number(n)) => match n.as_f64() {
             Some(x) if !n.is_u64() && !n.is_i64() => x.to_string(),
             _ => n.to_string(),
@@ -318,10 +325,13 @@ enum Reading {
     Whole,
     Real,
     WholeOrAll,
+    /// A real, or an expression in `eps` and `steps`.
+    Step,
 }
 
 fn number_kind(kind: Kind) -> Reading {
     match kind {
+        Kind::Step => Reading::Step,
         Kind::Int => Reading::Whole,
         Kind::CountOrAll => Reading::WholeOrAll,
         _ => Reading::Real,
@@ -336,6 +346,14 @@ fn parse_one(token: &str, kind: Reading) -> Result<Value, String> {
             token.parse::<u64>().map(Value::from).map_err(|_| format!("`{token}` is not a whole number ≥ 0{hint}"))
         }
         Reading::Real => parse_real(token).map(Value::from),
+        Reading::Step => match parse_real(token) {
+            Ok(x) => Ok(Value::from(x)),
+            // Checked here so that a typo is marked at its field; stored as written.
+            Err(_) if token.chars().any(|c| c.is_ascii_alphabetic()) => {
+                advmix_protocol::step::StepSize::expression(token).map(|_| Value::from(token.trim()))
+            }
+            Err(e) => Err(e),
+        },
     }
 }
 
@@ -376,7 +394,7 @@ pub fn parse_values(text: &str, kind: Kind) -> Result<Values, String> {
     let mut words = rest.split_whitespace();
     let high = words.next().ok_or("a range needs an upper end: `0.01..0.1 x4`")?;
     let bound = |token: &str| -> Result<f64, String> {
-        if number == Reading::Real {
+        if matches!(number, Reading::Real | Reading::Step) {
             parse_real(token)
         } else {
             token.parse::<u64>().map(|n| n as f64).map_err(|_| format!("`{token}` is not a whole number ≥ 0"))
@@ -439,7 +457,7 @@ enum Placement {
 }
 
 fn values_parameter(values: Vec<Value>) -> Parameter {
-    Parameter { values: Some(values), value: None, min: None, max: None, count: None, distribution: None }
+    Parameter { values: Some(values), ..Parameter::default() }
 }
 
 fn place(values: Vec<Value>) -> Placement {
@@ -486,16 +504,15 @@ fn field_placement(field: &Field, form: &FormValues, method: SweepMethod) -> Res
                     return Err("random search samples whole numbers evenly; drop `log`, or list the values".into());
                 }
                 (true, false) => (Number::from(min as u64), Number::from(max as u64), Distribution::IntUniform),
-                (false, true) => (number(min), number(max), Distribution::LogUniform),
+                // The form's bounds are the values, never exponents.
+                (false, true) => (number(min), number(max), Distribution::LogUniformValues),
                 (false, false) => (number(min), number(max), Distribution::Uniform),
             };
             Ok(Placement::Parameter(Parameter {
-                values: None,
-                value: None,
                 min: Some(min),
                 max: Some(max),
-                count: None,
                 distribution: Some(distribution),
+                ..Parameter::default()
             }))
         }
     }
@@ -544,18 +561,7 @@ pub fn to_spec(form: &FormValues) -> Result<SweepSpec, Vec<FieldError>> {
         }
     };
     let name = Some(form.text("name").trim()).filter(|n| !n.is_empty()).map(str::to_owned);
-    let mut spec = SweepSpec {
-        name,
-        method,
-        count: None,
-        random_seed: None,
-        base: Map::new(),
-        parameters: Vec::new(),
-        seeds: None,
-        resources: None,
-        metric: None,
-        early_terminate: None,
-    };
+    let mut spec = SweepSpec { name, ..SweepSpec::new(method) };
     if method != SweepMethod::Grid {
         match form.text("count").trim().parse::<usize>() {
             Ok(n) if n >= 1 => spec.count = Some(n),
@@ -742,7 +748,7 @@ mod tests {
         let paths: Vec<&str> = spec.parameters.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(paths, ["lr_max", "pgd_steps", "mixup_alpha"]);
         let lr = &spec.parameters[0].1;
-        assert_eq!(lr.distribution, Some(Distribution::LogUniform));
+        assert_eq!(lr.distribution, Some(Distribution::LogUniformValues));
         assert_eq!((lr.min.clone(), lr.max.clone()), (Number::from_f64(0.01), Number::from_f64(0.1)));
         let alpha = &spec.parameters[2].1;
         assert_eq!((alpha.distribution, alpha.count), (Some(Distribution::Uniform), None), "a count is not needed");

@@ -68,8 +68,7 @@ impl Preview {
             .collect();
         // A bayes sweep expands to its first proposal; the count is all of them.
         let count = sweeps::count(spec, runs).unwrap_or(sweeps::Count { runs: runs.len(), merged: 0 });
-        let mut warnings = sweeps::warnings(spec);
-        warnings.extend(sweeps::merged_note(count));
+        let warnings = sweeps::warnings(spec, runs, count);
         Preview { runs: Some(count.runs), varies, errors: Vec::new(), warnings }
     }
 
@@ -134,6 +133,8 @@ struct Launch<'a> {
     cloned: Option<(i64, String)>,
     /// A refused submission, rather than a first view.
     submitted: bool,
+    /// Why the blank form starts where it does, when not at the defaults.
+    starts: Vec<String>,
 }
 
 impl Launch<'_> {
@@ -149,13 +150,14 @@ fn page(
     preview: &Preview,
     cloned: Option<(i64, String)>,
     submitted: bool,
+    starts: Vec<String>,
 ) -> Result<Response, AppError> {
     let mut errors: HashMap<String, String> = HashMap::new();
     for e in &preview.errors {
         errors.entry(e.field.clone()).and_modify(|m| *m = format!("{m}; {}", e.message)).or_insert_with(|| e.message.clone());
     }
     let slots = state.runner.slots().iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
-    let page = Launch { csrf: csrf.0, groups: GROUPS, form, errors, preview, slots, cloned, submitted };
+    let page = Launch { csrf: csrf.0, groups: GROUPS, form, errors, preview, slots, cloned, submitted, starts };
     Ok(render(&page)?.into_response())
 }
 
@@ -165,6 +167,34 @@ async fn preview_of(form: &FormValues, state: &AppState) -> Preview {
         Err(preview) => preview,
     }
 }
+
+/// The blank form's config: the paper set-up where this machine can run
+/// it, else something that finishes here, with why it differs.
+fn starting_config(state: &AppState) -> (RunConfig, Vec<String>) {
+    let mut config = RunConfig::default();
+    let mut why = Vec::new();
+    if state.runner.check_dataset(config.dataset).is_err() {
+        config.dataset = advmix_protocol::Dataset::Digits;
+        why.push(
+            "The form starts on digits, which is built in: CIFAR-10 is not in the data directory              (the README's Datasets section says how to add it)."
+                .to_owned(),
+        );
+    }
+    let gpu = state.compute.report().is_some_and(|r| !r.cuda_devices.is_empty());
+    if !gpu {
+        config.model = advmix_protocol::Model::SmallCnn;
+        config.epochs = SHORT_EPOCHS;
+        config.eval.n = advmix_protocol::config::EvalSize::Count(500);
+        config.eval.final_n = advmix_protocol::config::EvalSize::Count(200);
+        why.push(format!(
+            "No GPU here, so the form starts with a short run: small_cnn for {SHORT_EPOCHS} epochs, evaluated on 500 points              (the paper set-up is preact_resnet18 for 200 epochs)."
+        ));
+    }
+    (config, why)
+}
+
+/// Epochs of the blank form's run on a machine without a GPU: minutes, not days.
+const SHORT_EPOCHS: u32 = 10;
 
 #[derive(Deserialize)]
 pub struct LaunchQuery {
@@ -179,8 +209,9 @@ pub async fn show(
     Query(query): Query<LaunchQuery>,
 ) -> Result<Response, AppError> {
     let Some(from) = query.from.filter(|f| !f.is_empty()) else {
-        let form = FormValues::from_config(&RunConfig::default(), "");
-        return page(&state, csrf, &form, &preview_of(&form, &state).await, None, false);
+        let (config, starts) = starting_config(&state);
+        let form = FormValues::from_config(&config, "");
+        return page(&state, csrf, &form, &preview_of(&form, &state).await, None, false, starts);
     };
     let Ok(id) = from.parse::<i64>() else { return Ok(super::not_found().await) };
     let (name, config) = match store::runs::fetch(&state.db, id).await {
@@ -192,7 +223,7 @@ pub async fn show(
     match serde_json::from_str::<RunConfig>(&config) {
         Ok(config) => {
             let form = FormValues::from_config(&config, &sweep_name);
-            page(&state, csrf, &form, &preview_of(&form, &state).await, Some((id, name)), false)
+            page(&state, csrf, &form, &preview_of(&form, &state).await, Some((id, name)), false, Vec::new())
         }
         // A config from an older version of advmix: say so rather than launch something else.
         Err(e) => {
@@ -200,7 +231,7 @@ pub async fn show(
             let message = format!("run {id}'s stored config cannot be read by this version ({e}); the form shows the defaults");
             let errors = vec![FieldError { field: WHOLE_FORM.into(), message }];
             let preview = Preview { runs: None, varies: Vec::new(), errors, warnings: Vec::new() };
-            page(&state, csrf, &form, &preview, Some((id, name)), false)
+            page(&state, csrf, &form, &preview, Some((id, name)), false, Vec::new())
         }
     }
 }
@@ -218,7 +249,7 @@ pub async fn submit(
             Ok(Redirect::to(&format!("/sweeps/{}", created.id)).into_response())
         }
         Err(preview) => {
-            let mut response = page(&state, csrf, &form, &preview, None, true)?;
+            let mut response = page(&state, csrf, &form, &preview, None, true, Vec::new())?;
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }

@@ -30,7 +30,7 @@ pub struct ConfigRow {
 pub fn config_rows(config: &Value, params: &Map<String, Value>) -> Vec<ConfigRow> {
     fn walk(prefix: &str, value: &Value, params: &Map<String, Value>, out: &mut Vec<ConfigRow>) {
         match value {
-            Value::Object(fields) => {
+            Value::Object(fields) if !crate::pages::is_expression(value) => {
                 for (key, inner) in fields {
                     let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
                     walk(&path, inner, params, out);
@@ -54,6 +54,7 @@ pub fn config_rows(config: &Value, params: &Map<String, Value>) -> Vec<ConfigRow
 /// Radii and step sizes are usually whole grey levels: 0.0313… reads as 8/255.
 fn fraction_of_255(key: &str, value: &Value) -> Option<String> {
     let radius = key.ends_with("epsilon") || key.ends_with("pgd_step");
+    let value = if crate::pages::is_expression(value) { &value["value"] } else { value };
     let levels = value.as_f64().filter(|v| radius && *v > 0.0)? * 255.0;
     ((levels - levels.round()).abs() < 1e-6).then(|| format!("{}/255", levels.round()))
 }

@@ -47,7 +47,7 @@ pub fn count(spec: &SweepSpec, runs: &[SweepRun]) -> Result<Count, SweepError> {
 }
 
 /// What the preview says about merged runs, if any were.
-pub fn merged_note(count: Count) -> Option<String> {
+fn merged_note(count: Count) -> Option<String> {
     (count.merged > 0).then(|| {
         let runs = if count.merged == 1 { "1 run was".to_owned() } else { format!("{} runs were", count.merged) };
         format!(
@@ -99,8 +99,25 @@ pub async fn submit(db: &SqlitePool, runner: &Runner, spec: &SweepSpec, runs: &[
 }
 
 /// What a spec's author should know before launching it, apart from
-/// errors: comparisons that early termination would make unfairly.
-pub fn warnings(spec: &SweepSpec) -> Vec<String> {
+/// errors: comparisons that early termination would make unfairly, attacks
+/// whose steps cannot reach ε, and how many duplicate configs were merged.
+pub fn warnings(spec: &SweepSpec, runs: &[SweepRun], count: Count) -> Vec<String> {
+    // W&B keys advmix does not use, and exponent bounds worth a second look.
+    let mut warnings = spec.notes();
+    warnings.extend(schedule_warning(spec));
+    for run in runs {
+        for w in run.config.step_warnings() {
+            let text = format!("{}: {}", w.field, w.message);
+            if !warnings.contains(&text) {
+                warnings.push(text);
+            }
+        }
+    }
+    warnings.extend(merged_note(count));
+    warnings
+}
+
+fn schedule_warning(spec: &SweepSpec) -> Vec<String> {
     let Some(rule) = &spec.early_terminate else { return Vec::new() };
     // Not `lr_max`: a different peak keeps the decay at the same epochs.
     let schedule_varies = spec.varying().iter().any(|p| p == "epochs" || p == "lr_schedule");
