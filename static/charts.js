@@ -13,9 +13,16 @@
  *   container's width.
  *   options:
  *     title, xLabel, yLabel   strings (all optional)
- *     series     [{label, points: [[x, y], ...], color?}]; x values may differ
- *                between series: they are aligned on the union of x, and lines
- *                span the gaps. Non-finite y values are gaps.
+ *     series     [{label, points: [[x, y], ...], color?, band?}]; x values may
+ *                differ between series: they are aligned on the union of x, and
+ *                lines span the gaps. Non-finite y values are gaps.
+ *                band: [[x, lo, hi], ...] shades lo..hi (e.g. mean ± std) in
+ *                the series' colour, translucent, behind every line, while the
+ *                series is shown. Non-finite lo or hi is a gap; a lone x is a
+ *                narrow bar. Smoothing smooths lo and hi like the line; on a
+ *                log axis a non-positive lo reaches the bottom edge. The y
+ *                axis makes room for the bands, and the legend adds the
+ *                band's range under the cursor.
  *     markers    [{x, y, label, color?}]: single points (e.g. AutoAttack
  *                accuracy at its epoch), drawn as large dots, not lines.
  *                Markers sharing a label (and colour) share a legend entry.
@@ -26,6 +33,10 @@
  *                that applies advmix.smooth to every series, drawing the raw
  *                values faintly behind the smoothed ones
  *     smoothingWeight  initial weight, else the remembered one, else 0
+ *     bandsToggle  {label?, checked?, id?, title?, onChange(checked)}: a
+ *                checkbox in the chart's controls (label default "mean ± std
+ *                per group"). The chart only reports the change; the caller
+ *                answers with setSeries (e.g. one banded series per group).
  *     height     plot height in CSS pixels (default 300)
  *     empty      text shown when there is no point (default "no epochs yet")
  *   The legend toggles a series on click and shows values under the cursor;
@@ -34,7 +45,17 @@
  *
  * advmix.scatterChart(container, options) -> {setPoints(points), destroy()}
  *   options: title, xLabel, yLabel, percentX, percentY, height, empty,
- *            points: [{x, y, label, color?}]
+ *            points: [{x, y, label, color?, key?}]
+ *     xCategories  ["pgd_at", "aom", ...]: x is categorical. A point's x is
+ *                its category's index (points with any other x are left out);
+ *                the axis names the categories at integer positions only, half
+ *                a category of room on either side. Points are spread across
+ *                a strip of ±0.25 by advmix.jitter(key ?? label ?? index), so
+ *                a redraw puts every point where it was, and each category
+ *                gets a box behind its points: median line, box from first to
+ *                third quartile, whiskers to min and max (advmix.boxStats).
+ *   When every point has the same x (or y), that axis is centred on the value
+ *   (with a single tick on x) instead of starting at it.
  *   Hovering a point shows its label and values; drag zooms, double-click resets.
  *
  * advmix.palette(i) -> the i-th series colour (cycles through 10). Every
@@ -45,9 +66,25 @@
  *   n counting the finite values so far. Non-finite values (null, NaN) stay
  *   gaps (null) and do not count. A constant series comes back unchanged.
  *
+ * advmix.meanStd(seriesList) -> [[x, mean, std, n], ...] sorted by x: each
+ *   x where at least one series has a finite y, the mean of those n values
+ *   and their sample standard deviation (n − 1 in the denominator, as the
+ *   results tables use; 0 where n is 1). seriesList holds point lists
+ *   [[x, y], ...] or objects with such `points`; within one series a repeated
+ *   x counts once (its last point), as lineChart draws it.
+ *
+ * advmix.boxStats(values) -> {min, q1, median, q3, max, n} of the finite
+ *   values, quartiles by linear interpolation between order statistics
+ *   (numpy's default, R's type 7); null when there is no finite value.
+ *
+ * advmix.jitter(key, width = 0.25) -> a horizontal offset in [-width, width]
+ *   that depends on String(key) only: a hash, not a random number.
+ *
  * After every draw the container has data-series="N" (line series, markers
  * excluded; for a scatter chart 1, or 0 without points) and
  * data-points="a,b,..." (finite points per series), which browser tests read.
+ * A line chart also has data-bands="N": the series whose band was drawn
+ * (shown, with at least one finite lo..hi), 0 without bands.
  */
 (function (root) {
   "use strict";
@@ -88,6 +125,65 @@
       }
     }
     return out;
+  };
+
+  advmix.meanStd = function (seriesList) {
+    const byX = new Map();
+    (seriesList || []).forEach((s) => {
+      const points = Array.isArray(s) ? s : (s && s.points) || [];
+      // The last point at an x wins, as in lineChart's alignment.
+      const last = new Map();
+      points.forEach((p) => {
+        if (p && finite(p[0])) last.set(p[0], p[1]);
+      });
+      last.forEach((y, x) => {
+        if (!finite(y)) return;
+        if (!byX.has(x)) byX.set(x, []);
+        byX.get(x).push(y);
+      });
+    });
+    return [...byX.keys()]
+      .sort((a, b) => a - b)
+      .map((x) => {
+        const ys = byX.get(x);
+        const n = ys.length;
+        const mean = ys.reduce((a, b) => a + b, 0) / n;
+        // Two passes: the one-pass sum of squares loses the small spread of
+        // seeds around an accuracy like 0.45 to cancellation.
+        const std = n > 1 ? Math.sqrt(ys.reduce((a, y) => a + (y - mean) * (y - mean), 0) / (n - 1)) : 0;
+        return [x, mean, std, n];
+      });
+  };
+
+  advmix.boxStats = function (values) {
+    const v = (values || []).filter(finite).sort((a, b) => a - b);
+    const n = v.length;
+    if (n === 0) return null;
+    const quantile = (p) => {
+      const h = (n - 1) * p;
+      const lo = Math.floor(h);
+      const hi = Math.min(lo + 1, n - 1);
+      return v[lo] + (h - lo) * (v[hi] - v[lo]);
+    };
+    return { min: v[0], q1: quantile(0.25), median: quantile(0.5), q3: quantile(0.75), max: v[n - 1], n };
+  };
+
+  advmix.jitter = function (key, width) {
+    const w = width == null ? 0.25 : Number(width);
+    const text = String(key);
+    // FNV-1a, then murmur3's finalizer: FNV alone leaves keys that differ in
+    // their last character (seed=1, seed=2) next to each other.
+    let h = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) {
+      h ^= text.charCodeAt(i);
+      h = Math.imul(h, 0x01000193);
+    }
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return ((h >>> 0) / 0xffffffff * 2 - 1) * w;
   };
 
   // ---- formatting ----------------------------------------------------------
@@ -205,9 +301,10 @@
         body.hidden = isEmpty;
         controls.hidden = isEmpty;
       },
-      mark(series, points) {
+      mark(series, points, bands) {
         container.dataset.series = String(series);
         container.dataset.points = points.join(",");
+        if (bands != null) container.dataset.bands = String(bands);
       },
       destroy() {
         observer.disconnect();
@@ -216,6 +313,7 @@
         container.classList.remove("advmix-chart");
         delete container.dataset.series;
         delete container.dataset.points;
+        delete container.dataset.bands;
       },
     };
   }
@@ -290,6 +388,8 @@
     let plot = null;
     let shape = "";
     let counts = []; // finite points per series, for data-points
+    let bandData = []; // per series: null, or {x, lo, hi, at} as drawn now
+    let bandCount = 0; // bands drawn by the last draw, for data-bands
     const hidden = new Set(); // labels the user toggled off, kept across rebuilds
     const zoom = zoomTracker();
     const f = frame(container, opts, rebuild, (w) => plot && plot.setSize({ width: w, height: opts.height }));
@@ -303,7 +403,11 @@
         weight = parseFloat(input.value) || 0;
         output.textContent = weight.toFixed(2);
         storeWeight(weight);
-        if (plot) plot.setData(data().columns, false);
+        if (!plot) return;
+        // Bands are smoothed with the lines, so they follow the slider too.
+        const d = data();
+        bandData = d.bands;
+        plot.setData(d.columns, false);
       });
       label.append(input, " ", output);
       f.controls.append(label);
@@ -319,6 +423,20 @@
         rebuild();
       });
       label.append(input, " log y");
+      f.controls.append(label);
+    }
+    if (opts.bandsToggle) {
+      const t = opts.bandsToggle;
+      const label = el("label", "advmix-bands");
+      if (t.title) label.title = t.title;
+      const input = el("input");
+      input.type = "checkbox";
+      input.checked = !!t.checked;
+      if (t.id) input.id = t.id;
+      input.addEventListener("change", () => {
+        if (t.onChange) t.onChange(input.checked);
+      });
+      label.append(input, " " + (t.label || "mean ± std per group"));
       f.controls.append(label);
     }
 
@@ -361,12 +479,32 @@
       if (opts.smoothing) columns.push(...raw);
       columns.push(...raw.map((col) => (opts.smoothing ? advmix.smooth(col, weight) : col)), ...markerCols, ...refCols);
       const total = counts.reduce((a, b) => a + b, 0) + markerCols.reduce((a, c) => a + c.filter(finite).length, 0);
-      return { columns, counts, groups, total };
+      return { columns, counts, groups, total, bands: series.map(bandOf) };
     }
 
-    function shapeOf(groups) {
+    // A series' band sorted by x, smoothed like its line: the debiased EMA is
+    // linear, so smoothed mean ± smoothed std is the smoothed band.
+    function bandOf(s) {
+      if (!Array.isArray(s.band) || s.band.length === 0) return null;
+      const rows = s.band.filter((b) => b && finite(b[0])).sort((a, b) => a[0] - b[0]);
+      if (rows.length === 0) return null;
+      const x = rows.map((b) => b[0]);
+      let lo = rows.map((b) => (finite(b[1]) && finite(b[2]) ? b[1] : null));
+      let hi = rows.map((b) => (finite(b[1]) && finite(b[2]) ? b[2] : null));
+      if (opts.smoothing && weight > 0) {
+        lo = advmix.smooth(lo, weight);
+        hi = advmix.smooth(hi, weight);
+      }
+      const at = new Map(x.map((v, k) => [v, [lo[k], hi[k]]]));
+      return { x, lo, hi, at };
+    }
+
+    function shapeOf(d) {
+      const groups = d.groups;
       return JSON.stringify([
         logY,
+        // The y range and the legend's values differ with bands.
+        d.bands.map(Boolean),
         series.map((s, i) => [s.label, s.color || advmix.palette(i)]),
         groups.map((g) => [g.label, g.color]),
         references.map((r) => [r.label, r.color]),
@@ -403,8 +541,12 @@
           spanGaps: true,
           show: !hidden.has(s.label),
           value: (u, v, sidx, idx) => {
-            if (!opts.smoothing || weight === 0 || idx == null || !finite(v)) return fmt(v);
-            return fmt(v) + " (raw " + fmt(u.data[rawOffset + i][idx]) + ")";
+            let text = fmt(v);
+            if (idx == null || !finite(v)) return text;
+            if (opts.smoothing && weight !== 0) text += " (raw " + fmt(u.data[rawOffset + i][idx]) + ")";
+            const range = bandData[i] && bandData[i].at.get(u.data[0][idx]);
+            if (range && finite(range[0]) && finite(range[1])) text += " [" + fmt(range[0]) + " – " + fmt(range[1]) + "]";
+            return text;
           },
         });
       });
@@ -465,17 +607,93 @@
               }
             },
           ],
+          // After the grid, before the series: bands lie under every line.
+          drawAxes: [drawBands],
           draw: [
             (u) => {
               drawVerticals(u);
-              f.mark(series.length, counts);
+              f.mark(series.length, counts, bandCount);
             },
           ],
         },
       };
+      if (d.bands.some(Boolean)) uOpts.scales.y.range = bandRange(mainOffset);
       if (integerX) uOpts.axes[0].incrs = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000];
       plot = new uPlot(uOpts, d.columns, f.body);
       zoom.apply(plot);
+    }
+
+    // uPlot's own y range (rangeNum with its 10% padding, or rangeLog) of
+    // the lines and the shown series' bands within the x range in view.
+    function bandRange(mainOffset) {
+      return (u, min, max) => {
+        const x0 = u.series[0].min;
+        const x1 = u.series[0].max;
+        const inView = (x) => !finite(x0) || !finite(x1) || (x >= x0 && x <= x1);
+        bandData.forEach((b, i) => {
+          const s = u.series[mainOffset + i];
+          if (!b || !s || !s.show) return;
+          b.x.forEach((x, k) => {
+            if (!inView(x)) return;
+            [b.lo[k], b.hi[k]].forEach((v) => {
+              if (!finite(v) || (logY && v <= 0)) return;
+              min = min == null ? v : Math.min(min, v);
+              max = max == null ? v : Math.max(max, v);
+            });
+          });
+        });
+        if (min == null || max == null) return [null, null];
+        return logY ? uPlot.rangeLog(min, max, 10, false) : uPlot.rangeNum(min, max, 0.1, true);
+      };
+    }
+
+    function drawBands(u) {
+      bandCount = 0;
+      if (!bandData.some(Boolean)) return;
+      const ctx = u.ctx;
+      const { left, top, width, height } = u.bbox;
+      const mainOffset = opts.smoothing ? 1 + series.length : 1;
+      const bar = 3 * uPlot.pxRatio;
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(left, top, width, height);
+      ctx.clip();
+      // One alpha for every colour, whatever its notation (#rgb, #rrggbbaa, hsl).
+      ctx.globalAlpha = 0.18;
+      bandData.forEach((b, i) => {
+        const s = u.series[mainOffset + i];
+        if (!b || !s || !s.show) return;
+        ctx.fillStyle = series[i].color || advmix.palette(i);
+        let run = []; // [x, y of lo, y of hi] in canvas pixels
+        let drawn = false;
+        const flush = () => {
+          if (run.length === 1) {
+            // A lone epoch (the first, while runs train) still shows its spread.
+            const [x, lo, hi] = run[0];
+            ctx.fillRect(x - bar, hi, 2 * bar, lo - hi);
+            drawn = true;
+          } else if (run.length > 1) {
+            ctx.beginPath();
+            ctx.moveTo(run[0][0], run[0][2]);
+            run.forEach((p) => ctx.lineTo(p[0], p[2]));
+            for (let k = run.length - 1; k >= 0; k--) ctx.lineTo(run[k][0], run[k][1]);
+            ctx.closePath();
+            ctx.fill();
+            drawn = true;
+          }
+          run = [];
+        };
+        b.x.forEach((x, k) => {
+          const lo = b.lo[k];
+          const hi = b.hi[k];
+          if (!finite(lo) || !finite(hi) || (logY && hi <= 0)) return flush();
+          const yLo = logY && lo <= 0 ? top + height : u.valToPos(lo, "y", true);
+          run.push([u.valToPos(x, "x", true), yLo, u.valToPos(hi, "y", true)]);
+        });
+        flush();
+        if (drawn) bandCount += 1;
+      });
+      ctx.restore();
     }
 
     function drawVerticals(u) {
@@ -514,7 +732,9 @@
     function render() {
       const d = data();
       counts = d.counts;
-      f.mark(series.length, counts);
+      bandData = d.bands;
+      if (d.total === 0) bandCount = 0;
+      f.mark(series.length, counts, bandCount);
       if (d.total === 0) {
         if (plot) {
           plot.destroy();
@@ -525,7 +745,7 @@
         return;
       }
       f.setEmpty(false);
-      const s = shapeOf(d.groups);
+      const s = shapeOf(d);
       if (plot && s === shape) {
         // Rescaled, then zoomed back: y fits the new data in the zoomed range.
         plot.setData(d.columns);
@@ -567,27 +787,87 @@
 
   advmix.scatterChart = function (container, options) {
     const opts = Object.assign({ points: [], height: 320, empty: "no points yet" }, options);
+    const cats = Array.isArray(opts.xCategories) ? opts.xCategories.map(String) : null;
+    // Points as given, plus px: where they are drawn on x (jittered when
+    // categorical).
     let points = [];
     let plot = null;
+    let shape = "";
+    let onlyX = null; // the one x every point has, else null
     const zoom = zoomTracker();
     const f = frame(container, opts, rebuild, (w) => plot && plot.setSize({ width: w, height: opts.height }));
-    const fx = opts.percentX ? formatPercent : formatNumber;
+    const fx = cats ? (v) => cats[v] : opts.percentX ? formatPercent : formatNumber;
     const fy = opts.percentY ? formatPercent : formatNumber;
     let tip = null;
+    const STRIP = 0.25; // points spread over ±STRIP of their category
+    const BOX = 0.32; // boxes a little wider than the strip, so dots stay inside
+
+    // Padded so that points on the extremes are not cut in half; one value
+    // alone is centred (rangeNum would start the axis at it: 0 to 100 for 0).
+    function pointRange(min, max, percent) {
+      if (min == null || max == null) return [null, null];
+      if (max > min) return uPlot.rangeNum(min, max, 0.08, true);
+      const pad = percent ? 0.05 : Math.abs(min) * 0.5 || 0.5;
+      return [min - pad, max + pad];
+    }
+
+    // Boxes behind the points of each category: whiskers from min to max,
+    // the box from q1 to q3, a heavier median line.
+    function drawBoxes(u, t) {
+      const ctx = u.ctx;
+      const byCat = new Map();
+      points.forEach((p) => {
+        if (!byCat.has(p.x)) byCat.set(p.x, []);
+        byCat.get(p.x).push(p.y);
+      });
+      const px = uPlot.pxRatio;
+      ctx.strokeStyle = t.muted;
+      byCat.forEach((ys, c) => {
+        const b = advmix.boxStats(ys);
+        if (!b) return;
+        const x0 = u.valToPos(c - BOX, "x", true);
+        const x1 = u.valToPos(c + BOX, "x", true);
+        const xm = u.valToPos(c, "x", true);
+        const cap = (x1 - x0) / 4;
+        const y = (v) => u.valToPos(v, "y", true);
+        ctx.lineWidth = px;
+        ctx.beginPath();
+        ctx.moveTo(xm, y(b.max));
+        ctx.lineTo(xm, y(b.q3));
+        ctx.moveTo(xm, y(b.q1));
+        ctx.lineTo(xm, y(b.min));
+        ctx.moveTo(xm - cap, y(b.max));
+        ctx.lineTo(xm + cap, y(b.max));
+        ctx.moveTo(xm - cap, y(b.min));
+        ctx.lineTo(xm + cap, y(b.min));
+        ctx.stroke();
+        ctx.globalAlpha = 0.45;
+        ctx.fillStyle = t.grid;
+        ctx.fillRect(x0, y(b.q3), x1 - x0, y(b.q1) - y(b.q3));
+        ctx.globalAlpha = 1;
+        ctx.strokeRect(x0, y(b.q3), x1 - x0, y(b.q1) - y(b.q3));
+        ctx.lineWidth = 2.5 * px;
+        ctx.beginPath();
+        ctx.moveTo(x0, y(b.median));
+        ctx.lineTo(x1, y(b.median));
+        ctx.stroke();
+      });
+    }
 
     function draw(u) {
       const ctx = u.ctx;
       const { left, top, width, height } = u.bbox;
       const r = 4.5 * uPlot.pxRatio;
-      const outline = theme(container).panel;
+      const t = theme(container);
       ctx.save();
       ctx.beginPath();
       ctx.rect(left, top, width, height);
       ctx.clip();
+      if (cats) drawBoxes(u, t);
       ctx.lineWidth = uPlot.pxRatio;
-      ctx.strokeStyle = outline;
+      ctx.strokeStyle = t.panel;
       points.forEach((p) => {
-        const cx = u.valToPos(p.x, "x", true);
+        const cx = u.valToPos(p.px, "x", true);
         const cy = u.valToPos(p.y, "y", true);
         ctx.beginPath();
         ctx.arc(cx, cy, r, 0, 2 * Math.PI);
@@ -606,7 +886,7 @@
       let bestDist = 144;
       if (left >= 0 && top >= 0) {
         points.forEach((p) => {
-          const dx = u.valToPos(p.x, "x") - left;
+          const dx = u.valToPos(p.px, "x") - left;
           const dy = u.valToPos(p.y, "y") - top;
           const dist = dx * dx + dy * dy;
           if (dist < bestDist) {
@@ -624,7 +904,7 @@
         el("span", null, `${opts.xLabel || "x"} ${fx(best.x)} · ${opts.yLabel || "y"} ${fy(best.y)}`),
       );
       tip.hidden = false;
-      const x = u.valToPos(best.x, "x");
+      const x = u.valToPos(best.px, "x");
       const y = u.valToPos(best.y, "y");
       const flip = x > u.over.clientWidth / 2;
       tip.style.left = flip ? "" : x + 10 + "px";
@@ -632,20 +912,53 @@
       tip.style.top = Math.max(0, y - 10) + "px";
     }
 
+    // Category names at integer positions only; every k-th when they would
+    // overlap (about 7 CSS pixels a character at 12px).
+    function categoryAxis() {
+      return {
+        grid: { show: false },
+        splits: (u, axisIdx, min, max) => {
+          const out = [];
+          for (let i = Math.max(0, Math.ceil(min)); i <= Math.min(cats.length - 1, Math.floor(max)); i++) out.push(i);
+          return out;
+        },
+        values: (u, splits) => {
+          const span = u.scales.x.max - u.scales.x.min;
+          const perCat = span > 0 ? u.bbox.width / uPlot.pxRatio / span : Infinity;
+          const longest = Math.max(1, ...splits.map((i) => (cats[i] || "").length));
+          const every = Math.max(1, Math.ceil((longest * 7 + 12) / perCat));
+          return splits.map((i) => (i % every === 0 ? cats[i] : ""));
+        },
+      };
+    }
+
+    // One tick, at the one value there is, exactly as it reads.
+    function singleAxis() {
+      return {
+        splits: (u, axisIdx, min, max) => (onlyX != null && onlyX >= min && onlyX <= max ? [onlyX] : []),
+        values: (u, splits) => splits.map((v) => fx(v)),
+      };
+    }
+
     function build() {
       const t = theme(container);
-      const xs = points.map((p) => p.x);
-      const ys = points.map((p) => p.y);
+      const ax = axes(t, opts.xLabel, opts.yLabel, tickValues(!!opts.percentX), tickValues(!!opts.percentY));
+      if (cats) Object.assign(ax[0], categoryAxis());
+      else if (onlyX != null) Object.assign(ax[0], singleAxis());
       plot = new uPlot(
         {
           mode: 2,
           width: f.width(),
           height: opts.height,
           legend: { show: false },
-          // Padded so that points on the extremes are not cut in half.
           scales: {
-            x: { time: false, auto: true, range: (u, min, max) => uPlot.rangeNum(min, max, 0.08, true) },
-            y: { auto: true, range: (u, min, max) => uPlot.rangeNum(min, max, 0.08, true) },
+            x: {
+              time: false,
+              auto: true,
+              // Half a category of room either side, whatever the points.
+              range: cats ? () => [-0.5, Math.max(cats.length, 1) - 0.5] : (u, min, max) => pointRange(min, max, !!opts.percentX),
+            },
+            y: { auto: true, range: (u, min, max) => pointRange(min, max, !!opts.percentY) },
           },
           series: [
             {},
@@ -659,7 +972,7 @@
               points: { show: false },
             },
           ],
-          axes: axes(t, opts.xLabel, opts.yLabel, tickValues(!!opts.percentX), tickValues(!!opts.percentY)),
+          axes: ax,
           cursor: Object.assign(zoom.cursor(true), { points: { show: false } }),
           hooks: {
             setSelect: [zoom.hook(true)],
@@ -667,13 +980,17 @@
             draw: [() => f.mark(1, [points.length])],
           },
         },
-        [null, [xs, ys]],
+        columns(),
         f.body,
       );
       tip = el("div", "advmix-tip");
       tip.hidden = true;
       plot.over.append(tip);
       zoom.apply(plot);
+    }
+
+    function columns() {
+      return [null, [points.map((p) => p.px), points.map((p) => p.y)]];
     }
 
     function rebuild() {
@@ -683,18 +1000,27 @@
     }
 
     function setPoints(next) {
-      points = (next || []).filter((p) => p && finite(p.x) && finite(p.y));
+      const given = (next || []).filter((p) => p && finite(p.x) && finite(p.y));
+      points = (cats ? given.filter((p) => Number.isInteger(p.x) && p.x >= 0 && p.x < cats.length) : given).map((p, i) =>
+        Object.assign({}, p, { px: cats ? p.x + advmix.jitter(p.key ?? p.label ?? i, STRIP) : p.x }),
+      );
+      const xs = new Set(points.map((p) => p.x));
+      onlyX = !cats && xs.size === 1 ? points[0].x : null;
       f.mark(points.length ? 1 : 0, points.length ? [points.length] : []);
       f.setEmpty(points.length === 0);
+      // A single x has an axis of its own: going to or from one rebuilds.
+      const nextShape = cats ? "categories" : onlyX != null ? "single" : "numeric";
       if (!points.length) {
         if (plot) plot.destroy();
         plot = null;
-      } else if (plot) {
-        plot.setData([null, [points.map((p) => p.x), points.map((p) => p.y)]]);
+      } else if (plot && nextShape === shape) {
+        plot.setData(columns());
         zoom.apply(plot);
       } else {
+        if (plot) plot.destroy();
         build();
       }
+      shape = nextShape;
     }
 
     setPoints(opts.points);

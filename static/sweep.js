@@ -27,6 +27,16 @@
   let chosen = data.chosen;
   const charts = {};
   let paramDrawn = null;
+  // One line per group (mean ± std over its runs) instead of one per run;
+  // remembered per browser, like the smoothing weight.
+  const BANDS_KEY = 'advmix.sweep.bands';
+  let bands = (() => {
+    try {
+      return window.localStorage.getItem(BANDS_KEY) === '1';
+    } catch (e) {
+      return false;
+    }
+  })();
 
   // Values as the server writes them in run names and tables.
   const display = (v) => (v === undefined || v === null ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
@@ -71,24 +81,101 @@
     return el;
   }
 
+  // What a run's group is made of: the results table's keys, else the
+  // colour parameter; never the seed, which is what the mean is over; and,
+  // as in the results table, never across datasets or ε.
+  function groupKeys() {
+    const swept = data.params.map((p) => p.name);
+    let keys = (data.by || []).filter((k) => k !== 'seed');
+    if (keys.length === 0 && colorParam && colorParam !== 'seed') keys = [colorParam];
+    const wanted = new Set([...keys, ...['dataset', 'epsilon'].filter((k) => swept.includes(k))]);
+    // In the parameters' order, so that labels read like run names.
+    return [...swept.filter((k) => wanted.has(k)), ...keys.filter((k) => !swept.includes(k))];
+  }
+
+  // The drawn runs' series grouped: per group the mean at each epoch where
+  // one of its runs has a point, and with two runs or more a band of ± the
+  // sample standard deviation (A.meanStd). A group of one run is its line.
+  function groupedLines(drawn) {
+    const keys = groupKeys();
+    const groups = new Map();
+    drawn.forEach((s) => {
+      const run = byId.get(s.run_id);
+      const values = keys.map((k) => display(run.params ? run.params[k] : undefined));
+      const key = JSON.stringify(values);
+      if (!groups.has(key)) groups.set(key, { values, runs: [], points: [] });
+      groups.get(key).runs.push(run);
+      groups.get(key).points.push(s.points);
+    });
+    // Groups in the order of the parameters' values, as the results table.
+    const rank = (k, v) => {
+      const info = paramInfo(k);
+      const i = info ? info.values.indexOf(v) : -1;
+      return i < 0 ? Number.MAX_SAFE_INTEGER : i;
+    };
+    const order = (a, b) => {
+      for (let j = 0; j < keys.length; j++) {
+        const d = rank(keys[j], a.values[j]) - rank(keys[j], b.values[j]) || a.values[j].localeCompare(b.values[j]);
+        if (d) return d;
+      }
+      return 0;
+    };
+    const byColour = colorParam && keys.includes(colorParam);
+    return [...groups.values()].sort(order).map((g, i) => {
+      const stats = A.meanStd(g.points);
+      const name = keys.length ? keys.map((k, j) => `${k === 'epsilon' ? 'ε' : k}=${g.values[j]}`).join(' ') : 'all runs';
+      return {
+        name,
+        label: `${name} (n=${g.runs.length})`,
+        runs: g.runs,
+        // The colour parameter's colours when it is one of the keys, so the
+        // legend matches the per-run view; else one colour per group.
+        color: byColour ? colorOf(g.runs[0]) : A.palette(i),
+        points: stats.map(([x, mean]) => [x, mean]),
+        band: g.runs.length > 1 ? stats.map(([x, mean, std]) => [x, mean - std, mean + std]) : undefined,
+      };
+    });
+  }
+
+  const hasAutoattack = (run) => run.autoattack_acc !== null && run.autoattack_acc !== undefined;
+  const lastEpoch = (s) => s.points[s.points.length - 1][0];
+
   // The panels' headings title the charts, so the charts carry none.
   function drawRobust() {
     const id = 'chart-robust';
     const drawn = series.filter((s) => s.points.length > 0 && byId.has(s.run_id));
     if (drawn.length === 0) return showEmpty(id, 'No epochs yet');
-    const lines = drawn.map((s) => {
-      const run = byId.get(s.run_id);
-      return { label: label(run), points: s.points, color: colorOf(run) };
-    });
-    const markers = drawn
-      .map((s) => [byId.get(s.run_id), s.points[s.points.length - 1][0]])
-      .filter(([run]) => run.autoattack_acc !== null && run.autoattack_acc !== undefined)
-      .map(([run, x]) => ({
-        x: run.autoattack_epoch ?? x,
-        y: run.autoattack_acc,
-        label: `AutoAttack ${label(run)}`,
-        color: colorOf(run),
-      }));
+    let lines;
+    let markers;
+    if (bands) {
+      const groups = groupedLines(drawn);
+      lines = groups.map((g) => ({ label: g.label, points: g.points, color: g.color, band: g.band }));
+      // Each run's AutoAttack accuracy stays a marker of its own (the spread
+      // shows), in its group's colour and legend entry.
+      const lastOf = new Map(drawn.map((s) => [s.run_id, lastEpoch(s)]));
+      markers = groups.flatMap((g) =>
+        g.runs.filter(hasAutoattack).map((run) => ({
+          x: run.autoattack_epoch ?? lastOf.get(run.id),
+          y: run.autoattack_acc,
+          label: `AutoAttack ${g.name}`,
+          color: g.color,
+        })),
+      );
+    } else {
+      lines = drawn.map((s) => {
+        const run = byId.get(s.run_id);
+        return { label: label(run), points: s.points, color: colorOf(run) };
+      });
+      markers = drawn
+        .map((s) => [byId.get(s.run_id), lastEpoch(s)])
+        .filter(([run]) => hasAutoattack(run))
+        .map(([run, x]) => ({
+          x: run.autoattack_epoch ?? x,
+          y: run.autoattack_acc,
+          label: `AutoAttack ${label(run)}`,
+          color: colorOf(run),
+        }));
+    }
     // Published results as dashed lines, labelled as such.
     const references = (data.references || []).map((r) => ({ label: r.label, y: r.y }));
     // Early termination's rungs (the sweep's own, or the replayed rule's).
@@ -109,6 +196,22 @@
       logY: false,
       allowLog: true,
       smoothing: true,
+      bandsToggle: {
+        id: 'robust-bands',
+        label: 'mean ± std per group',
+        title: 'One line per group of runs (the results table\'s groups, seeds pooled): '
+          + 'the mean at each epoch, shaded ± the sample standard deviation (n − 1)',
+        checked: bands,
+        onChange: (on) => {
+          bands = on;
+          try {
+            window.localStorage.setItem(BANDS_KEY, on ? '1' : '0');
+          } catch (e) {
+            // Storage can be off (private windows); the toggle still works.
+          }
+          drawRobust();
+        },
+      },
     });
   }
 
@@ -130,32 +233,48 @@
     }, 'No finished runs yet');
   }
 
-  // Numbers on their own axis (log10 beyond two decades); other values by
-  // their position, named in the axis label.
+  // Numbers on their own axis (log10 beyond two decades); other values as
+  // categories: a strip of points and a box per value.
   function drawParam() {
     const id = 'chart-param';
     const info = chosen && paramInfo(chosen);
     if (!info) return showEmpty(id, 'No swept parameter');
     const heading = document.querySelector('#param-heading .sweep-param-name');
     if (heading) heading.textContent = info.name;
+    const measured = runs.filter((r) => r.best_robust_acc != null && r.params && info.name in r.params);
+    // The page's values, then any a run added since (a grown sweep) brings.
+    let categories = null;
+    if (!info.numeric) {
+      categories = [...info.values];
+      measured.forEach((r) => {
+        const v = display(r.params[info.name]);
+        if (!categories.includes(v)) categories.push(v);
+      });
+    }
     const x = (v) => {
-      if (!info.numeric) return info.values.indexOf(display(v));
+      if (categories) return categories.indexOf(display(v));
       return info.log ? Math.log10(Number(v)) : Number(v);
     };
-    const xLabel = !info.numeric
-      ? `${info.name} (${info.values.map((v, i) => `${i}: ${v}`).join(', ')})`
-      : info.log ? `${info.name} (log10)` : info.name;
-    const points = runs
-      .filter((r) => r.best_robust_acc != null && r.params && info.name in r.params)
-      .map((r) => ({ x: x(r.params[info.name]), y: r.best_robust_acc, label: label(r), color: colorOf(r) }));
-    // The axis changes with the parameter, which setPoints cannot say.
-    if (paramDrawn !== info.name) reset(id);
-    paramDrawn = info.name;
+    const xLabel = info.numeric && info.log ? `${info.name} (log10)` : info.name;
+    const points = measured.map((r) => ({
+      x: x(r.params[info.name]),
+      y: r.best_robust_acc,
+      label: label(r),
+      color: colorOf(r),
+      // Jitter follows the run, so points keep their place as runs finish.
+      key: String(r.id),
+    }));
+    // The axis changes with the parameter (and its categories), which
+    // setPoints cannot say.
+    const drawnKey = JSON.stringify([info.name, categories]);
+    if (paramDrawn !== drawnKey) reset(id);
+    paramDrawn = drawnKey;
     scatter(id, points, {
       xLabel,
       yLabel: 'best robust accuracy',
       percentX: false,
       percentY: true,
+      xCategories: categories || undefined,
     }, 'No epochs yet');
   }
 

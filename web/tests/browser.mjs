@@ -227,24 +227,30 @@ try {
   });
 
   const sweepName = `browser test ${new Date().toISOString().slice(0, 19)}`;
-  const sweepId = await step("launch a two-run sweep from the form", async () => {
+  const sweepId = await step("launch a four-run sweep from the form", async () => {
     await open(page, "/launch");
     await fillField(page, "name", sweepName);
-    await choose(page, "method", ["erm"]);
+    // The first hour's sweep: two methods at two ε, a step size relative to
+    // ε, and the final AutoAttack, long enough per epoch to watch its bar.
+    await choose(page, "method", ["pgd_at", "aom"]);
     await choose(page, "dataset", ["digits"]);
     await choose(page, "model", ["small_cnn"]);
     await fillField(page, "epochs", String(EPOCHS));
-    await fillField(page, "batch_size", "128");
+    await fillField(page, "batch_size", "32");
     await fillField(page, "epsilon", "0.05, 0.1");
+    await fillField(page, "pgd_steps", "3");
+    await fillField(page, "aom.steps", "3");
+    await fillField(page, "pgd_step", "2.5*eps/steps");
     await fillField(page, "eval.n", "100");
     await fillField(page, "eval.pgd_steps", "2");
-    await choose(page, "eval.final_attack", ["none"]);
+    await choose(page, "eval.final_attack", ["aa-fast"]);
+    await fillField(page, "eval.final_n", "all");
     await fillField(page, "samples_every", "1");
-    await waitFor(page, "#run-count saying '2 runs'", () => document.getElementById("run-count")?.textContent.trim() === "2 runs");
+    await waitFor(page, "#run-count saying '4 runs'", () => document.getElementById("run-count")?.textContent.trim() === "4 runs");
     const errors = await page.locator("#launch .field-error").allTextContents();
     check(errors.length === 0, `the filled form shows errors: ${errors.join("; ")}`);
     const varies = (await page.locator("#run-varies").textContent()).replace(/\s+/g, " ").trim();
-    check(varies.includes("epsilon"), `#run-varies does not list epsilon: "${varies}"`);
+    check(varies.includes("epsilon") && varies.includes("method"), `#run-varies does not list method and epsilon: "${varies}"`);
     await screenshot(page, "launch-filled");
     await Promise.all([page.waitForURL(/\/sweeps\/\d+$/, { waitUntil: "load" }), page.click("#launch-submit")]);
     const id = Number(new URL(page.url()).pathname.split("/").pop());
@@ -256,15 +262,33 @@ try {
   const runIds = await step("find the sweep's runs", async () => {
     const hrefs = await page.locator("#sweep-runs table tbody a[href^='/runs/']").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
     const ids = hrefs.map((h) => Number(h.split("/").pop())).sort((a, b) => a - b);
-    check(ids.length === 2, `table#sweep-runs links ${ids.length} runs, not 2: ${hrefs.join(", ")}`);
+    check(ids.length === 4, `table#sweep-runs links ${ids.length} runs, not 4: ${hrefs.join(", ")}`);
     return ids;
   });
   log(`sweep ${sweepId}: runs ${runIds.join(", ")}`);
 
   await step("run page follows training live", async () => {
     await open(page, `/runs/${runIds[0]}`);
-    // A marker that a reload would lose.
-    await page.evaluate(() => (window.__notReloaded = true));
+    // A marker that a reload would lose, and a record of what the header
+    // showed, sampled often enough to catch a stage that lasts a second.
+    await page.evaluate(() => {
+      window.__notReloaded = true;
+      window.__seen = [];
+      const text = (id) => {
+        const el = document.getElementById(id);
+        return el && !el.hidden ? el.textContent.replace(/\s+/g, " ").trim() : null;
+      };
+      setInterval(() => {
+        const bar = document.getElementById("stage-progress");
+        window.__seen.push({
+          t: Date.now(),
+          stage: text("run-stage") !== null ? text("stage-text") : null,
+          bar: bar ? Number(bar.value) : null,
+          eta: text("run-eta"),
+          evalRows: [...document.querySelectorAll("#eval-rows tr")].map((tr) => tr.dataset.status),
+        });
+      }, 100);
+    });
     const before = (await page.locator("#epochs-done").textContent()).trim();
     const done = Number(before.split("/")[0]);
     check(before.endsWith(`/ ${EPOCHS}`), `#epochs-done reads "${before}", not "k / ${EPOCHS}"`);
@@ -299,8 +323,46 @@ try {
     check(await page.evaluate(() => window.__notReloaded === true), "the run page reloaded itself");
     const after = await chartState(page, "chart-acc");
     log(`  now ${now} / ${EPOCHS}, #chart-acc data-points="${after.points}"`);
+    // Inside an epoch: the bar moved through at least two values strictly
+    // between 0 and 1, with the batch count and an ETA beside it.
+    const seen = await page.evaluate(() => window.__seen);
+    const inEpoch = seen.filter((s) => s.stage && /^epoch \d+: batch \d+ of \d+/.test(s.stage) && s.bar > 0 && s.bar < 1);
+    const bars = new Set(inEpoch.map((s) => s.bar));
+    check(bars.size >= 2, `#stage-progress did not move inside an epoch: ${JSON.stringify(inEpoch.slice(-5))}`);
+    check(inEpoch.some((s) => s.eta && /^about .+ left$/.test(s.eta)), `no ETA beside the epoch's bar: ${JSON.stringify(inEpoch.slice(-3))}`);
+    log(`  inside the epoch: ${bars.size} bar positions, e.g. "${inEpoch[inEpoch.length - 1].stage}", ${inEpoch[inEpoch.length - 1].eta}`);
     await screenshot(page, "run-live");
   }, LIVE_TIMEOUT_MS);
+
+  await step(
+    "the final stage shows its attack, the points still robust and the time left",
+    async () => {
+      const finalText = /^final evaluation: APGD-(CE|T) \([12] of 2\), \d+ of \d+ robust$/;
+      await waitFor(
+        page,
+        "#stage-text showing the final evaluation",
+        (source) => window.__seen.some((s) => s.stage && new RegExp(source).test(s.stage)),
+        finalText.source,
+        TRAINING_TIMEOUT_MS - 10_000,
+      );
+      // Until the run ends, the stage line stays; the evaluation's row is
+      // there while it runs (no "No evaluations yet" in between).
+      await waitFor(page, "the run to end", () => document.getElementById("run-header").dataset.status !== "running", null, TRAINING_TIMEOUT_MS - 10_000);
+      const seen = await page.evaluate(() => window.__seen);
+      const final = seen.filter((s) => s.stage && finalText.test(s.stage));
+      check(final.some((s) => s.eta && /^about .+ left$/.test(s.eta)), `the final stage showed no ETA: ${JSON.stringify(final.slice(0, 3))}`);
+      check(final.some((s) => s.evalRows.includes("running")), `no running final-stage row while the final stage ran: ${JSON.stringify(final.slice(-3))}`);
+      const last = final[final.length - 1];
+      const gap = seen.filter((s) => s.t > final[0].t + 1500 && s.t <= last.t && s.evalRows.length === 0);
+      check(gap.length === 0, `"No evaluations yet" showed during the final stage: ${JSON.stringify(gap.slice(0, 2))}`);
+      log(`  e.g. "${final[0].stage}", ${final[0].eta}; the stage lasted ${((last.t - final[0].t) / 1000).toFixed(1)} s`);
+      const status = await page.locator("#run-status").textContent();
+      check(status.trim() === "succeeded", `the run ended ${status.trim()}`);
+      check(await page.locator("#run-stage").isHidden(), "the stage line stays after the run ended");
+      await screenshot(page, "run-final-stage-done");
+    },
+    TRAINING_TIMEOUT_MS,
+  );
 
   await step("launch form shows an invalid ε at its field", async () => {
     const form = await context.newPage();
@@ -330,46 +392,101 @@ try {
   });
 
   await step(
-    "both runs finish",
+    "all four runs finish",
     async () => {
       for (;;) {
         const { runs } = await api(`/api/v1/runs?sweep=${sweepId}`);
         const statuses = runs.map((r) => `${r.id}:${r.status}`).join(" ");
         const bad = runs.filter((r) => ["failed", "lost", "stopped"].includes(r.status));
         check(bad.length === 0, `runs ended badly: ${statuses}: ${bad.map((r) => r.error).join("; ")}`);
-        if (runs.length === 2 && runs.every((r) => r.status === "succeeded")) return;
+        if (runs.length === 4 && runs.every((r) => r.status === "succeeded")) return;
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     },
     TRAINING_TIMEOUT_MS,
   );
 
-  await step("sweep page charts both runs", async () => {
+  await step("sweep page charts all four runs", async () => {
     await open(page, `/sweeps/${sweepId}`);
-    await waitFor(page, '#chart-robust with data-series="2" data-points="2,2"', () => {
+    await waitFor(page, '#chart-robust with data-series="4" data-points="2,2,2,2"', () => {
       const el = document.getElementById("chart-robust");
-      return el.dataset.series === "2" && el.dataset.points === "2,2";
+      return el.dataset.series === "4" && el.dataset.points === "2,2,2,2";
     });
     const statuses = await page.locator("#sweep-runs table .run-status").allTextContents();
-    check(statuses.map((s) => s.trim()).join(",") === "succeeded,succeeded", `table#sweep-runs statuses: ${statuses.join(", ")}`);
+    check(statuses.map((s) => s.trim()).join(",") === "succeeded,succeeded,succeeded,succeeded", `table#sweep-runs statuses: ${statuses.join(", ")}`);
+    // Ranked within each ε: one table per threat model.
+    const tables = await page.locator("#sweep-runs table.sweep-runs").count();
+    check(tables === 2, `#sweep-runs has ${tables} tables, not one per ε (2)`);
     const tradeoff = await chartState(page, "chart-tradeoff");
-    check(tradeoff && tradeoff.points === "2", `#chart-tradeoff has data-points=${tradeoff && tradeoff.points}, not 2`);
+    check(tradeoff && tradeoff.points === "4", `#chart-tradeoff has data-points=${tradeoff && tradeoff.points}, not 4`);
+    // The method is categorical: its axis names the methods.
+    await page.selectOption("#sweep-color", "method").catch(() => {});
     await screenshot(page, "sweep-done");
   });
 
-  await step("results table, and its LaTeX export downloads", async () => {
+  await step("results grouped by method within each ε", async () => {
+    const controls = page.locator("#sweep-controls");
+    for (const name of ["method", "epsilon"]) {
+      const box = controls.locator(`input[name=by][value="${name}"]`);
+      check((await box.count()) === 1, `#sweep-controls has no "by ${name}" box`);
+      await box.setChecked(name === "method");
+    }
+    await Promise.all([page.waitForURL(/by=method/, { waitUntil: "load" }), controls.locator("button[type=submit]").click()]);
     const heading = (await page.locator("#results-heading").textContent()).trim();
-    check(heading === "Results by epsilon", `the results table is headed "${heading}", not "Results by epsilon"`);
-    const rows = await page.locator("#results-table tbody tr").count();
-    check(rows === 2, `#results-table has ${rows} rows, not one per ε (2)`);
-    const first = (await page.locator("#results-table tbody tr").first().locator("td").first().textContent()).trim();
-    check(first === "0.05", `the first group is ε "${first}", not 0.05`);
+    check(heading.startsWith("Results by method"), `the results table is headed "${heading}"`);
+    const rows = await page.locator("#results-table tbody tr:not(.published)").allInnerTexts();
+    // Grouped by method alone, still split by ε: never a mean across threat models.
+    check(rows.length === 4, `#results-table has ${rows.length} rows, not one per method and ε (4): ${rows.join(" | ")}`);
+    for (const method of ["pgd_at", "aom"]) {
+      const mine = rows.filter((r) => r.includes(method));
+      check(mine.length === 2, `method ${method} has ${mine.length} rows, not one per ε: ${rows.join(" | ")}`);
+    }
+    // And by both at once: the same four groups, each named by both.
+    await controls.locator('input[name=by][value="epsilon"]').setChecked(true);
+    await Promise.all([page.waitForURL(/by=method(%2C|,)epsilon/, { waitUntil: "load" }), controls.locator("button[type=submit]").click()]);
+    const both = (await page.locator("#results-heading").textContent()).trim();
+    const bothRows = await page.locator("#results-table tbody tr:not(.published)").count();
+    check(bothRows === 4, `grouped by method and epsilon, #results-table has ${bothRows} rows, not 4`);
+    log(`  "${heading}" then "${both}", ${bothRows} rows`);
+    // Mean ± std bands: one band group per (method, ε), each of one run here.
+    await page.locator("#robust-bands").setChecked(true);
+    await waitFor(page, '#chart-robust with one line per group (data-series="4")', () => {
+      const el = document.getElementById("chart-robust");
+      return el.dataset.series === "4" && el.dataset.bands === "0";
+    });
+    await page.locator("#robust-bands").setChecked(false);
+    await page.locator("#sweep-results").scrollIntoViewIfNeeded();
+    await screenshot(page, "sweep-grouped");
+  });
+
+  await step("the sweep's runs export as CSV with config columns and AutoAttack", async () => {
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#sweep-runs-csv").click()]);
+    const path = await download.path();
+    check(path, `the CSV download failed: ${await download.failure()}`);
+    const lines = readFileSync(path, "utf8").trim().split(/\r?\n/);
+    const header = lines[0].split(",");
+    for (const column of ["id", "method", "epsilon", "best_robust_acc", "final_clean_acc", "final_robust_acc", "autoattack_acc"]) {
+      check(header.includes(column), `the CSV header lacks ${column}: ${lines[0]}`);
+    }
+    check(lines.length === 5, `the CSV has ${lines.length - 1} rows, not 4:\n${lines.join("\n")}`);
+    const aa = header.indexOf("autoattack_acc");
+    for (const line of lines.slice(1)) {
+      const cells = line.split(",");
+      check(cells[aa] !== "" && Number.isFinite(Number(cells[aa])), `a row without its AutoAttack accuracy: ${line}`);
+    }
+    log(`  ${download.suggestedFilename()}: ${lines.length - 1} rows, ${header.length} columns`);
+  });
+
+  await step("results table, and its LaTeX export downloads", async () => {
+    // Still grouped by method and epsilon, from the step before.
+    const rows = await page.locator("#results-table tbody tr:not(.published)").count();
+    check(rows === 4, `#results-table has ${rows} rows, not one per method and ε (4)`);
     const [download] = await Promise.all([page.waitForEvent("download"), page.locator("a.results-export[data-format='LaTeX']").click()]);
     const path = await download.path();
     check(path, `the LaTeX download failed: ${await download.failure()}`);
     check(download.suggestedFilename() === `sweep-${sweepId}-results.tex`, `the download is named ${download.suggestedFilename()}`);
     const tex = readFileSync(path, "utf8");
-    for (const part of ["\\begin{tabular}", "\\toprule", "epsilon & Seeds & Clean & PGD best & PGD final & Gap & AutoAttack & Best epoch", "\\bottomrule"]) {
+    for (const part of ["\\begin{tabular}", "\\toprule", "Seeds & Clean & PGD best & PGD final & Gap & AutoAttack & Best epoch", "\\bottomrule"]) {
       check(tex.includes(part), `the LaTeX export lacks ${part}:\n${tex}`);
     }
     log(`  ${download.suggestedFilename()}: ${tex.split("\n").length} lines`);
@@ -410,6 +527,44 @@ try {
     await waitFor(page, '#compare-acc with data-points="2,2,2,2"', () => document.getElementById("compare-acc")?.dataset.points === "2,2,2,2");
     await screenshot(page, "compare");
   });
+
+  await step("a sweep-level stop stops the running runs and takes the queued one out", async () => {
+    await open(page, "/launch");
+    await fillField(page, "name", `${sweepName} (to stop)`);
+    await choose(page, "method", ["erm"]);
+    await choose(page, "dataset", ["digits"]);
+    await choose(page, "model", ["small_cnn"]);
+    await fillField(page, "epochs", "200");
+    await fillField(page, "epsilon", "0.05, 0.1, 0.2");
+    await fillField(page, "eval.n", "100");
+    await choose(page, "eval.final_attack", ["none"]);
+    await waitFor(page, "#run-count saying '3 runs'", () => document.getElementById("run-count")?.textContent.trim() === "3 runs");
+    await Promise.all([page.waitForURL(/\/sweeps\/\d+$/, { waitUntil: "load" }), page.click("#launch-submit")]);
+    const id = Number(new URL(page.url()).pathname.split("/").pop());
+    // Two slots: two run, one waits.
+    for (;;) {
+      const { runs } = await api(`/api/v1/runs?sweep=${id}`);
+      if (runs.filter((r) => r.status === "running").length === 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await open(page, `/sweeps/${id}`);
+    await page.locator("details.sweep-stop summary").click();
+    await Promise.all([page.waitForURL(/\/sweeps\/\d+/, { waitUntil: "load" }), page.locator("button[data-action=stop-sweep]").click()]);
+    let statuses = "";
+    for (let i = 0; i < 150; i++) {
+      const { runs } = await api(`/api/v1/runs?sweep=${id}`);
+      statuses = runs.map((r) => `${r.id}:${r.status}`).join(" ");
+      if (runs.length === 3 && runs.every((r) => r.status === "stopped")) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    check(/^(\d+:stopped ?){3}$/.test(statuses), `after Stop all the runs are ${statuses}`);
+    const sweep = await api(`/api/v1/sweeps/${id}`);
+    check(sweep.paused === true, `the stopped sweep is not paused: ${JSON.stringify(sweep).slice(0, 300)}`);
+    await open(page, `/sweeps/${id}`);
+    const shown = await page.locator("#sweep-runs table .run-status").allTextContents();
+    check(shown.every((t) => t.trim() === "stopped"), `the sweep page shows ${shown.join(", ")}`);
+    await screenshot(page, "sweep-stopped");
+  }, LIVE_TIMEOUT_MS);
 
   await step("narrow viewport (420 px)", async () => {
     const narrow = await newContext({ viewport: { width: 420, height: 900 }, isMobile: true, hasTouch: true });
