@@ -33,10 +33,12 @@
  *                that applies advmix.smooth to every series, drawing the raw
  *                values faintly behind the smoothed ones
  *     smoothingWeight  initial weight, else the remembered one, else 0
- *     bandsToggle  {label?, checked?, id?, title?, onChange(checked)}: a
- *                checkbox in the chart's controls (label default "mean ± std
- *                per group"). The chart only reports the change; the caller
- *                answers with setSeries (e.g. one banded series per group).
+ *     bandsToggle  {label?, checked?, storageKey?, id?, title?, onChange(checked)}:
+ *                a checkbox in the chart's controls (label default "mean ± std
+ *                per group"), remembered per browser under storageKey when
+ *                given (advmix.storedFlag reads it). The chart only reports
+ *                the change; the caller answers with setSeries (e.g. one
+ *                banded series per group).
  *     height     plot height in CSS pixels (default 300)
  *     empty      text shown when there is no point (default "no epochs yet")
  *   The legend toggles a series on click and shows values under the cursor;
@@ -354,22 +356,33 @@
     };
   }
 
-  function storedWeight() {
+  // A choice remembered per browser. Storage can be off (private windows):
+  // then nothing is remembered and the controls still work.
+  function stored(key) {
     try {
-      const v = parseFloat(root.localStorage.getItem("advmix.smoothing"));
-      return finite(v) ? v : 0;
+      return root.localStorage.getItem(key);
     } catch (e) {
-      return 0;
+      return null;
     }
   }
 
-  function storeWeight(w) {
+  function store(key, value) {
     try {
-      root.localStorage.setItem("advmix.smoothing", String(w));
+      root.localStorage.setItem(key, value);
     } catch (e) {
-      // Storage can be off (private windows); the slider still works.
+      // Not remembered; see stored().
     }
   }
+
+  function storedWeight() {
+    const v = parseFloat(stored("advmix.smoothing"));
+    return finite(v) ? v : 0;
+  }
+
+  const storeWeight = (w) => store("advmix.smoothing", String(w));
+
+  /** Whether the toggle remembered under `key` was left on in this browser. */
+  advmix.storedFlag = (key) => stored(key) === "1";
 
   // ---- line chart ----------------------------------------------------------
 
@@ -431,9 +444,10 @@
       if (t.title) label.title = t.title;
       const input = el("input");
       input.type = "checkbox";
-      input.checked = !!t.checked;
+      input.checked = t.storageKey ? advmix.storedFlag(t.storageKey) : !!t.checked;
       if (t.id) input.id = t.id;
       input.addEventListener("change", () => {
+        if (t.storageKey) store(t.storageKey, input.checked ? "1" : "0");
         if (t.onChange) t.onChange(input.checked);
       });
       label.append(input, " " + (t.label || "mean ± std per group"));

@@ -39,13 +39,7 @@
   // One line per group of runs (mean ± std) instead of one per run;
   // remembered per browser, like the smoothing weight.
   const BANDS_KEY = "advmix.compare.bands";
-  let bands = (() => {
-    try {
-      return window.localStorage.getItem(BANDS_KEY) === "1";
-    } catch (e) {
-      return false;
-    }
-  })();
+  let bands = advmix.storedFlag(BANDS_KEY);
   let last = null; // the series last fetched, redrawn when the toggle flips
 
   // Each run's group, as the results table groups them: by its "Group by"
@@ -98,14 +92,9 @@
       label: "mean ± std per group",
       title: "One PGD line per group of runs (the results table's groups, seeds pooled): "
         + "the mean at each epoch, shaded ± the sample standard deviation (n − 1)",
-      checked: bands,
+      storageKey: BANDS_KEY,
       onChange: (on) => {
         bands = on;
-        try {
-          window.localStorage.setItem(BANDS_KEY, on ? "1" : "0");
-        } catch (e) {
-          // Storage can be off (private windows); the toggle still works.
-        }
         if (last) drawAcc(last.pgd, last.clean);
       },
     },

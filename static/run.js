@@ -95,6 +95,14 @@
       metrics.sort((a, b) => a.epoch - b.epoch);
     }
     epochsDone = Math.max(epochsDone, row.epoch);
+    // The header follows the epochs: the newest accuracies ("Latest") and the
+    // best so far, the earlier epoch winning a tie as on the server.
+    if (row.epoch === lastEpoch()) {
+      stat("stat-clean", row.test_clean_acc);
+      stat("stat-robust", row.test_pgd_acc);
+    }
+    const best = metrics.reduce((b, m) => (b == null || m.test_pgd_acc > b.test_pgd_acc ? m : b), null);
+    if (best) stat("stat-best", best.test_pgd_acc, `at epoch ${best.epoch}`);
     redraw();
     showEpochs();
   }

@@ -30,13 +30,7 @@
   // One line per group (mean ± std over its runs) instead of one per run;
   // remembered per browser, like the smoothing weight.
   const BANDS_KEY = 'advmix.sweep.bands';
-  let bands = (() => {
-    try {
-      return window.localStorage.getItem(BANDS_KEY) === '1';
-    } catch (e) {
-      return false;
-    }
-  })();
+  let bands = A.storedFlag(BANDS_KEY);
 
   // Values as the server writes them in run names and tables.
   const display = (v) => (v === undefined || v === null ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
@@ -201,14 +195,9 @@
         label: 'mean ± std per group',
         title: 'One line per group of runs (the results table\'s groups, seeds pooled): '
           + 'the mean at each epoch, shaded ± the sample standard deviation (n − 1)',
-        checked: bands,
+        storageKey: BANDS_KEY,
         onChange: (on) => {
           bands = on;
-          try {
-            window.localStorage.setItem(BANDS_KEY, on ? '1' : '0');
-          } catch (e) {
-            // Storage can be off (private windows); the toggle still works.
-          }
           drawRobust();
         },
       },

@@ -230,6 +230,8 @@ pub async fn show(
     let data = json!({
         "id": id,
         "status": run.status,
+        // The elapsed clock ticks from here, not only after the next event.
+        "started_at": run.started_at,
         "seconds_before": extra.seconds_before,
         "epochs": run.epochs,
         "epochs_done": run.epochs_done,

@@ -26,11 +26,14 @@ pub struct LocalExecutor {
     /// Trainers adopted after a restart are not in here: only /proc tells
     /// whether they still run.
     children: Mutex<HashMap<u32, Child>>,
+    /// Children sent SIGTERM by a stop: one that dies of it was stopped
+    /// before it could handle it (while starting), not crashed.
+    stopping: Mutex<std::collections::HashSet<u32>>,
 }
 
 impl LocalExecutor {
     pub fn new(trainer: PathBuf) -> LocalExecutor {
-        LocalExecutor { trainer, children: Mutex::new(HashMap::new()) }
+        LocalExecutor { trainer, children: Mutex::new(HashMap::new()), stopping: Mutex::new(Default::default()) }
     }
 
     fn spawn(&self, job: &JobSpec) -> std::io::Result<Submitted> {
@@ -80,8 +83,15 @@ impl LocalExecutor {
                 Ok(None) => JobState::Running,
                 Ok(Some(status)) => {
                     children.remove(&pid);
+                    let stopped = self.stopping.lock().expect("not poisoned").remove(&pid);
                     JobState::Ended(match (status.code(), status.signal()) {
                         (Some(code), _) => Exit::Code(code),
+                        (None, Some(libc::SIGTERM)) if stopped => {
+                            Exit::Cancelled("stopped while the trainer was starting, before it had saved anything".into())
+                        }
+                        (None, Some(libc::SIGKILL)) if stopped => {
+                            Exit::Cancelled("stopped: the trainer did not stop within the grace period and was killed".into())
+                        }
                         (None, Some(libc::SIGKILL)) => Exit::Killed("killed by SIGKILL (out of memory, or killed by hand)".into()),
                         (None, Some(signal)) => Exit::Killed(format!("killed by signal {signal}")),
                         (None, None) => Exit::Unknown,
@@ -117,6 +127,7 @@ impl Executor for LocalExecutor {
         let result = match pid_of(handle) {
             None => Err(std::io::Error::other(format!("{handle} is not a local process"))),
             Some(pid) => {
+                self.stopping.lock().expect("not poisoned").insert(pid);
                 signal(pid, libc::SIGTERM);
                 tokio::spawn(async move {
                     tokio::time::sleep(grace).await;
@@ -189,6 +200,44 @@ mod tests {
         let path = dir.join("advmix-trainer");
         std::os::unix::fs::symlink("/bin/sleep", &path).unwrap();
         std::process::Command::new(&path).arg("60").spawn().unwrap()
+    }
+
+    /// A trainer that dies of the stop's SIGTERM (it was still starting, with
+    /// no handler yet) was stopped, not crashed; one killed by someone else
+    /// was not.
+    #[tokio::test]
+    async fn dying_of_a_stops_sigterm_is_a_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let trainer = dir.path().join("advmix-trainer");
+        std::fs::write(&trainer, "#!/bin/sh\nexec sleep 60\n").unwrap();
+        std::fs::set_permissions(&trainer, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let executor = LocalExecutor::new(trainer);
+        let job = |name: &str| JobSpec {
+            name: name.into(),
+            dir: dir.path().join(name),
+            args: Vec::new(),
+            device: "cpu".into(),
+            resources: Default::default(),
+        };
+        let ended = |handle: Handle| {
+            let executor = &executor;
+            async move {
+                for _ in 0..100 {
+                    if let JobState::Ended(exit) = executor.state(&handle).await {
+                        return exit;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                panic!("{handle} did not end");
+            }
+        };
+        let stopped = executor.submit(job("stopped")).await.unwrap().handle;
+        executor.cancel(&stopped, Duration::from_secs(30)).await.unwrap();
+        assert!(matches!(ended(stopped).await, Exit::Cancelled(why) if why.contains("while the trainer was starting")));
+
+        let killed = executor.submit(job("killed")).await.unwrap().handle;
+        signal(pid_of(&killed).unwrap(), libc::SIGTERM);
+        assert_eq!(ended(killed).await, Exit::Killed("killed by signal 15".into()));
     }
 
     #[sqlx::test(migrations = false)]
