@@ -68,6 +68,17 @@ pub struct Progress {
     pub attack: Option<AttackProgress>,
 }
 
+/// A span for people: `45 s`, `2 min`, `1 h 05 min`, `2 d 3 h`.
+pub fn duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as i64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86400 => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} d {} h", s / 86400, s % 86400 / 3600),
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct AttackProgress {
     /// `pgd`, `apgd-ce`, `apgd-t`, `fab-t` or `square`.
@@ -99,6 +110,15 @@ impl Progress {
                 let speed = self.images_per_second.map(|s| format!(", {s:.0} img/s")).unwrap_or_default();
                 format!("epoch {}: batch {} of {}{speed}", self.epoch, self.done, self.total)
             }
+        }
+    }
+
+    /// `epoch 3: batch 120 of 391, 850 img/s, about 2 min left`, `time`
+    /// being the event's and `now` the reader's clock (Unix seconds).
+    pub fn describe_at(&self, time: f64, now: f64) -> String {
+        match self.eta_seconds {
+            Some(eta) => format!("{}, about {} left", self.describe(), duration(eta - (now - time))),
+            None => self.describe(),
         }
     }
 
@@ -244,6 +264,27 @@ mod tests {
         let text = serde_json::to_string(&line).unwrap();
         assert_eq!(text, r#"{"time":1.5,"type":"failed","reason":"out of memory"}"#);
         assert_eq!(serde_json::from_str::<EventLine>(&text).unwrap(), line);
+    }
+
+    #[test]
+    fn progress_reads_as_one_line_with_the_time_left_now() {
+        let train = Progress {
+            stage: Stage::Train,
+            epoch: 3,
+            done: 120,
+            total: 391,
+            images_per_second: Some(850.4),
+            eta_seconds: Some(150.0),
+            attack: None,
+        };
+        // Written 30 s ago: 2 min are left of its 150 s.
+        assert_eq!(train.describe_at(1000.0, 1030.0), "epoch 3: batch 120 of 391, 850 img/s, about 2 min left");
+        assert!((train.fraction() - 120.0 / 391.0).abs() < 1e-12);
+        let attack = AttackProgress { attack: "apgd-t".into(), index: 2, of: 2, robust_left: 38, n: 355 };
+        let fin = Progress { stage: Stage::Final, epoch: 10, done: 0, total: 355, images_per_second: None, eta_seconds: None, attack: Some(attack) };
+        assert_eq!(fin.describe_at(0.0, 5.0), "final evaluation: APGD-T (2 of 2), 38 of 355 robust");
+        assert_eq!(duration(3725.0), "1 h 02 min");
+        assert_eq!(duration(-3.0), "0 s", "an estimate that ran out reads 0, not negative");
     }
 
     #[test]

@@ -160,6 +160,14 @@ fn print_event(event: &Value) -> bool {
     false
 }
 
+/// A `progress` event as one line with its ETA, counted from now.
+fn progress_text(event: &Value) -> Option<String> {
+    let line: advmix_protocol::EventLine = serde_json::from_value(event.clone()).ok()?;
+    let advmix_protocol::Event::Progress(p) = line.event else { return None };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64();
+    Some(p.describe_at(line.time, now))
+}
+
 fn no_run(run: i64) -> anyhow::Error {
     anyhow::anyhow!("no run {run}: `advmix runs` lists the runs there are")
 }
@@ -173,6 +181,10 @@ pub fn tail(client: &Client, run: i64) -> anyhow::Result<()> {
     let (_, _, body) = client.stream(&format!("/runs/{run}/events"), 0)?;
     // Each message is an `event:` line naming its kind, then its `data:`.
     let mut kind = String::new();
+    // Progress inside an epoch rewrites one line on a terminal, about once a
+    // second; piped, it is left out, so the output stays one line per event.
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let mut status_line = false;
     for line in BufReader::new(body).lines() {
         let line = line.context("the event stream broke")?;
         if let Some(name) = line.strip_prefix("event:") {
@@ -181,6 +193,17 @@ pub fn tail(client: &Client, run: i64) -> anyhow::Result<()> {
         }
         let Some(data) = line.strip_prefix("data:") else { continue };
         let Ok(message) = serde_json::from_str::<Value>(data.trim()) else { continue };
+        if kind == "run" && message["event"]["type"] == "progress" {
+            if let (true, Some(text)) = (terminal, progress_text(&message["event"])) {
+                print!("\r\x1b[K{text}");
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+                status_line = true;
+            }
+            continue;
+        }
+        if std::mem::take(&mut status_line) {
+            print!("\r\x1b[K");
+        }
         match kind.as_str() {
             "run" if print_event(&message["event"]) => return Ok(()),
             // A run stopped before it started ends without a trainer event.

@@ -93,15 +93,7 @@ impl LiveProgress {
     }
 }
 
-pub fn duration(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as i64;
-    match s {
-        0..60 => format!("{s} s"),
-        60..3600 => format!("{} min", s / 60),
-        3600..86400 => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
-        _ => format!("{} d {} h", s / 86400, s % 86400 / 3600),
-    }
-}
+pub use advmix_protocol::events::duration;
 
 /// An integer with thousands separators: `1,234`.
 pub fn thousands(n: i64) -> String {
