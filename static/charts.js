@@ -35,7 +35,7 @@
  *     smoothingWeight  initial weight, else the remembered one, else 0
  *     bandsToggle  {label?, checked?, storageKey?, id?, title?, onChange(checked)}:
  *                a checkbox in the chart's controls (label default "mean ± std
- *                per group"), remembered per browser under storageKey when
+ *                per group", title explaining the bands), remembered per browser under storageKey when
  *                given (advmix.storedFlag reads it). The chart only reports
  *                the change; the caller answers with setSeries (e.g. one
  *                banded series per group).
@@ -441,7 +441,8 @@
     if (opts.bandsToggle) {
       const t = opts.bandsToggle;
       const label = el("label", "advmix-bands");
-      if (t.title) label.title = t.title;
+      label.title = t.title || "One line per group of runs (the results table's groups, seeds pooled): "
+        + "the mean at each epoch, shaded ± the sample standard deviation (n − 1)";
       const input = el("input");
       input.type = "checkbox";
       input.checked = t.storageKey ? advmix.storedFlag(t.storageKey) : !!t.checked;

@@ -89,9 +89,6 @@
     references,
     bandsToggle: {
       id: "compare-bands",
-      label: "mean ± std per group",
-      title: "One PGD line per group of runs (the results table's groups, seeds pooled): "
-        + "the mean at each epoch, shaded ± the sample standard deviation (n − 1)",
       storageKey: BANDS_KEY,
       onChange: (on) => {
         bands = on;

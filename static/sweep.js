@@ -192,9 +192,6 @@
       smoothing: true,
       bandsToggle: {
         id: 'robust-bands',
-        label: 'mean ± std per group',
-        title: 'One line per group of runs (the results table\'s groups, seeds pooled): '
-          + 'the mean at each epoch, shaded ± the sample standard deviation (n − 1)',
         storageKey: BANDS_KEY,
         onChange: (on) => {
           bands = on;

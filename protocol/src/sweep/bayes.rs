@@ -493,22 +493,25 @@ parameters:
         assert_eq!(s.propose(9, &mixed).unwrap(), s.propose(9, &observed).unwrap());
     }
 
-    /// Median distance in ln(lr) from 0.01 over proposals 15..30 of a
-    /// 30-proposal sweep per random seed, pooled over the seeds.
-    fn median_distance(method: &str) -> f64 {
-        let distance = |r: &SweepRun| (r.config.lr_max.ln() - 0.01f64.ln()).abs();
+    /// Median `distance` to the optimum over proposals 15..30 of a
+    /// 30-proposal sweep of `rest` (its `base` and `parameters`) per random
+    /// seed, pooled over 5 seeds; bayes is scored by −distance².
+    fn pooled_median_distance(method: &str, rest: &str, distance: impl Fn(&SweepRun) -> f64) -> f64 {
         let mut later = Vec::new();
         for random_seed in 0..5 {
-            let s = spec(&format!(
-                "method: {method}\ncount: 30\nrandom_seed: {random_seed}\nparameters: {{{LR}}}"
-            ));
+            let s = spec(&format!("method: {method}\ncount: 30\nrandom_seed: {random_seed}\n{rest}"));
             let runs = match s.method {
                 SweepMethod::Bayes => sequential(&s, 30, |r| -distance(r).powi(2)),
                 _ => s.expand(DEFAULT_MAX_RUNS).unwrap(),
             };
-            later.extend(runs[15..].iter().map(distance));
+            later.extend(runs[15..].iter().map(&distance));
         }
         median(later)
+    }
+
+    /// Distance in ln(lr) from 0.01.
+    fn median_distance(method: &str) -> f64 {
+        pooled_median_distance(method, &format!("parameters: {{{LR}}}"), |r| (r.config.lr_max.ln() - 0.01f64.ln()).abs())
     }
 
     #[test]
@@ -657,23 +660,10 @@ parameters:
         }
     }
 
-    /// Median distance of trades_beta from 9 over proposals 15..30, pooled
-    /// over 5 random seeds, for a normal prior centred at 6.
+    /// Distance of trades_beta from 9, for a normal prior centred at 6.
     fn normal_median_distance(method: &str) -> f64 {
-        let distance = |r: &SweepRun| (r.config.trades_beta - 9.0).abs();
-        let mut later = Vec::new();
-        for random_seed in 0..5 {
-            let s = spec(&format!(
-                "method: {method}\ncount: 30\nrandom_seed: {random_seed}\nbase: {{method: trades}}\n\
-                 parameters: {{trades_beta: {{distribution: normal, mu: 6, sigma: 2}}}}"
-            ));
-            let runs = match s.method {
-                SweepMethod::Bayes => sequential(&s, 30, |r| -distance(r).powi(2)),
-                _ => s.expand(DEFAULT_MAX_RUNS).unwrap(),
-            };
-            later.extend(runs[15..].iter().map(distance));
-        }
-        median(later)
+        let rest = "base: {method: trades}\nparameters: {trades_beta: {distribution: normal, mu: 6, sigma: 2}}";
+        pooled_median_distance(method, rest, |r| (r.config.trades_beta - 9.0).abs())
     }
 
     #[test]
