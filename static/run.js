@@ -522,7 +522,9 @@
     // An epoch that this page never saw (between rendering and subscribing,
     // or skipped by a lagging stream): fetch them all.
     const seen = lastEpoch() || 0;
-    if (typeof event.epoch === "number" && event.epoch > seen + (event.type === "epoch" ? 1 : 0)) reloadMetrics();
+    // (`progress` names the epoch in progress, which is not one to fetch.)
+    const missed = event.type !== "progress" && typeof event.epoch === "number";
+    if (missed && event.epoch > seen + (event.type === "epoch" ? 1 : 0)) reloadMetrics();
     switch (event.type) {
       case "epoch":
         addEpoch(event);

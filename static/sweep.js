@@ -380,6 +380,8 @@
   function onEvent(message) {
     const run = byId.get(message.run_id);
     const event = message.event || {};
+    // About once a second per running run: nothing on this page shows it.
+    if (event.type === 'progress') return;
     if (!run) {
       // A run added to the sweep since the page loaded (a rerun) comes with
       // the next refresh of the list.
