@@ -416,15 +416,13 @@ fn final_attack(
             failed.borrow_mut().get_or_insert(e);
         }
     };
-    // From its first moment, so that the page never shows a gap between
-    // the last epoch and the first attack's result.
-    let first = suite.attacks()[0];
-    emit(Event::Progress(pace.final_stage(epoch, suite, 1, first, (0, n), 0.0, (n, n))));
     let mut progress = |index: usize, of: usize, robust_left: i64| {
         let event = suite.progress(index, robust_left, n);
         eprintln!("final {} ({index}/{of}) {}: {robust_left} points still robust", suite.as_str(), event.attack);
         emit(Event::EvalProgress(event));
     };
+    // Due before the first batch, right after the clean pass: the page shows
+    // the stage from its start, with the points that are robust so far.
     let mut throttle = Throttle::new();
     let mut between = |at: &autoattack::Between| {
         if throttle.due() {
