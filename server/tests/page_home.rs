@@ -329,3 +329,24 @@ async fn swept_values_show_under_a_name_that_does_not_say_them(db: SqlitePool) {
     // One column for the name, its sweep and values; one for method and data.
     assert!(body.contains(">Run<") && body.contains("Method · data") && !body.contains(">Parameters<"), "{body}");
 }
+
+/// A running run's bar is filled within its epoch, and its ETA is the
+/// trainer's (which counts the evaluations and the final attack), counted
+/// down from when the trainer wrote it.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_running_runs_bar_and_eta_follow_the_trainers_progress(db: SqlitePool) {
+    let id = Run { name: "training", status: "running", epochs_done: 2, ..Run::default() }.insert(&db).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let line = serde_json::json!({"time": now - 60.0, "type": "progress", "stage": "train", "epoch": 3, "done": 50,
+                                  "total": 100, "images_per_second": 900.0, "eta_seconds": 660.0});
+    sqlx::query("UPDATE runs SET progress = ? WHERE id = ?").bind(line.to_string()).bind(id).execute(&db).await.unwrap();
+    let (status, _, body) = get(ready(db.clone()), "/").await;
+    assert_eq!(status, StatusCode::OK);
+    let row = &body[body.find(&format!("data-run-id=\"{id}\"")).unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains(r#"<progress max="10" value="2.500""#), "{row}");
+    assert!(row.contains("title=\"epoch 3: batch 50 of 100, 900 img/s\""), "{row}");
+    // Written a minute ago with 11 minutes to go: 10 are left.
+    assert!(row.contains("ETA 10 min"), "{row}");
+    assert!(row.contains(&format!("data-ends-at=\"{:.0}\"", ((now - 60.0) + 660.0) * 1000.0)), "{row}");
+}
