@@ -149,7 +149,8 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     }
     let (executor, slots): (Arc<dyn Executor>, _) = match args.executor {
         ExecutorKind::Local => {
-            (Arc::new(LocalExecutor::new(trainer)), plan_slots(compute.report(), args.gpus, args.runs_per_gpu, args.cpu_slots))
+            let slots = plan_slots(compute.report(), args.gpus, args.runs_per_gpu, args.cpu_slots);
+            (Arc::new(LocalExecutor::new(trainer).sharing_cores(slots.len())), slots)
         }
         ExecutorKind::Slurm => {
             // Compute nodes run the same path, so it must not be relative.

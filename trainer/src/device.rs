@@ -84,6 +84,27 @@ pub fn device_name(device: Device) -> String {
     }
 }
 
+/// CPU threads for torch's operators: `requested`, else the CPUs Slurm
+/// allocated to the job, else torch's own choice (every core).
+///
+/// Several trainers that each take every core slow one another down far more
+/// than sharing suggests: torch's threads spin while they wait for each other,
+/// so one descheduled thread stalls every operator of its process. The server
+/// gives each local CPU job its share of the cores; Slurm pins the count itself.
+pub fn cpu_threads(requested: Option<usize>, slurm_cpus: Option<&str>) -> Option<usize> {
+    requested.or_else(|| slurm_cpus?.trim().parse().ok()).filter(|&n| n > 0)
+}
+
+/// Applies [`cpu_threads`] from the environment before any torch work.
+pub fn set_cpu_threads(requested: Option<usize>) {
+    // Per task when the job asked with --cpus-per-task; else what the job
+    // holds on this node, which is never more than the node has.
+    let slurm = std::env::var("SLURM_CPUS_PER_TASK").or_else(|_| std::env::var("SLURM_CPUS_ON_NODE")).ok();
+    if let Some(n) = cpu_threads(requested, slurm.as_deref()) {
+        tch::set_num_threads(n as i32);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +131,15 @@ mod tests {
         let err = DeviceRequest::Cuda(0).resolve_with(0).unwrap_err();
         assert!(err.to_string().contains("--device cpu"), "{err}");
         assert_eq!(device_name(Device::Cuda(1)), "cuda:1");
+    }
+
+    #[test]
+    fn cpu_threads_come_from_the_flag_then_slurm() {
+        assert_eq!(cpu_threads(Some(3), Some("8")), Some(3));
+        assert_eq!(cpu_threads(None, Some("8")), Some(8));
+        assert_eq!(cpu_threads(None, None), None);
+        // Nonsense leaves torch's own choice.
+        assert_eq!(cpu_threads(None, Some("lots")), None);
+        assert_eq!(cpu_threads(Some(0), None), None);
     }
 }

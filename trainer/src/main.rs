@@ -12,6 +12,11 @@ use advmix_trainer::{data, doctor};
 #[derive(Parser)]
 #[command(name = "advmix-trainer", version, about = "Trains and attacks robust image classifiers")]
 struct Cli {
+    /// CPU threads for torch's operators; by default the CPUs a Slurm job
+    /// was given (SLURM_CPUS_PER_TASK, else SLURM_CPUS_ON_NODE), else every core. Trainers that share a machine
+    /// should split its cores between them.
+    #[arg(long, global = true, env = "ADVMIX_THREADS", value_name = "N")]
+    threads: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -87,7 +92,9 @@ enum Downloadable {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    advmix_trainer::device::set_cpu_threads(cli.threads);
+    match cli.command {
         Command::Train { config, run_dir, data_dir, device, resume } => {
             cli::train(TrainArgs { config, run_dir, data_dir, device, resume })
         }

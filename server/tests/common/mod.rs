@@ -57,7 +57,7 @@ pub fn harness(
     data_dir: &std::path::Path,
     cpu_slots: usize,
 ) -> (AppState, tokio::sync::watch::Sender<bool>) {
-    with_executor(db, compute, Arc::new(LocalExecutor::new(trainer)), data_dir, cpu_slots)
+    with_executor(db, compute, Arc::new(LocalExecutor::new(trainer).sharing_cores(cpu_slots)), data_dir, cpu_slots)
 }
 
 /// [`harness`] with any executor, such as a test's fake one.
