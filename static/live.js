@@ -137,6 +137,11 @@
           ? `final evaluation: ${a.attack.toUpperCase()} (${a.index} of ${a.of}), ${a.robust_left} of ${a.n} robust`
           : "final evaluation";
       }
+      if (p.stage === "attack") {
+        return a
+          ? `${a.attack.toUpperCase()} (${a.index} of ${a.of}): ${p.done} of ${p.total} points, ${a.robust_left} of ${a.n} robust`
+          : "evaluating";
+      }
       if (p.stage === "evaluate") return `evaluating epoch ${p.epoch}`;
       const speed = p.images_per_second != null ? `, ${Math.round(p.images_per_second)} img/s` : "";
       return `epoch ${p.epoch}: batch ${p.done} of ${p.total}${speed}`;

@@ -407,9 +407,16 @@
     return tr;
   }
 
+  /** A running job's newest progress line, else how far its attacks got. */
   function evalProgress(e) {
+    const line = e.progress;
+    if (line && line.type === "progress") {
+      const ends = advmix.progress.endsAt(line);
+      const left = ends == null ? "" : `, about ${advmix.progress.duration((ends - Date.now()) / 1000)} left`;
+      return { text: advmix.progress.describe(line) + left };
+    }
     if (e.attack_index == null || e.attack_of == null || e.robust_left == null || !e.attack) return null;
-    return `attack ${e.attack_index} of ${e.attack_of} (${e.attack}) done, ${e.robust_left} of ${e.n} points still robust`;
+    return { text: `attack ${e.attack_index} of ${e.attack_of} (${e.attack}) done, ${e.robust_left} of ${e.n} points still robust` };
   }
 
   function evalRow(e) {
@@ -419,7 +426,7 @@
     const cell = el("td");
     cell.append(el("span", { className: `status status-${e.status}` }, e.status));
     const progress = e.status === "running" ? evalProgress(e) : null;
-    if (progress) cell.append(" ", el("span", { className: "muted eval-progress" }, progress));
+    if (progress) cell.append(" ", el("span", { className: "muted eval-progress" }, progress.text));
     if (e.error) cell.append(" ", el("span", { className: "eval-error" }, e.error));
     tr.append(cell, el("td", { className: "num" }, pct(e.clean_acc)), el("td", { className: "num" }, pct(e.robust_acc)));
     const steps = (e.attacks || []).map((a) => `${a.attack} ${pct(a.robust_acc)} (${Math.round(a.seconds)} s)`).join(" · ");

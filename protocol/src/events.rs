@@ -44,6 +44,9 @@ pub enum Stage {
     Evaluate,
     /// `eval.final_attack` on the final weights.
     Final,
+    /// An evaluation job's attacks on a saved checkpoint
+    /// (`advmix-trainer eval`); `epoch` is the checkpoint's.
+    Attack,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -105,6 +108,17 @@ impl Progress {
                 a.n
             ),
             (Stage::Final, None) => "final evaluation".to_owned(),
+            (Stage::Attack, Some(a)) => format!(
+                "{} ({} of {}): {} of {} points, {} of {} robust",
+                a.attack.to_uppercase(),
+                a.index,
+                a.of,
+                self.done,
+                self.total,
+                a.robust_left,
+                a.n
+            ),
+            (Stage::Attack, None) => "evaluating".to_owned(),
             (Stage::Evaluate, _) => format!("evaluating epoch {}", self.epoch),
             (Stage::Train, _) => {
                 let speed = self.images_per_second.map(|s| format!(", {s:.0} img/s")).unwrap_or_default();
@@ -283,6 +297,8 @@ mod tests {
         let attack = AttackProgress { attack: "apgd-t".into(), index: 2, of: 2, robust_left: 38, n: 355 };
         let fin = Progress { stage: Stage::Final, epoch: 10, done: 0, total: 355, images_per_second: None, eta_seconds: None, attack: Some(attack) };
         assert_eq!(fin.describe_at(0.0, 5.0), "final evaluation: APGD-T (2 of 2), 38 of 355 robust");
+        let job = Progress { stage: Stage::Attack, done: 100, total: 300, eta_seconds: Some(200.0), ..fin };
+        assert_eq!(job.describe_at(0.0, 5.0), "APGD-T (2 of 2): 100 of 300 points, 38 of 355 robust, about 3 min left");
         assert_eq!(duration(3725.0), "1 h 02 min");
         assert_eq!(duration(-3.0), "0 s", "an estimate that ran out reads 0, not negative");
     }

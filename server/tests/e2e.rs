@@ -172,6 +172,17 @@ async fn a_two_run_sweep_trains_and_its_results_match_the_event_files(db: Sqlite
         }
     }
     assert_eq!(seen, ["apgd-ce 1/2", "apgd-t 2/2", "eval aa-fast"]);
+    // Inside each attack the job reports where it is, as a gauge of its own.
+    let file = std::fs::read_to_string(data.path().join("evals").join(queued["id"].to_string()).join("events.jsonl")).unwrap();
+    let attacks: Vec<String> = file
+        .lines()
+        .filter_map(|l| match serde_json::from_str::<EventLine>(l).unwrap().event {
+            Event::Progress(p) if p.stage == advmix_protocol::events::Stage::Attack => Some(p.attack.unwrap().attack),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attacks.first().map(String::as_str), Some("apgd-ce"), "{file}");
+    assert!(job["progress"].is_null(), "a finished job shows no bar: {job}");
 
     // The artifacts as one archive.
     let id = runs[0]["id"].as_i64().unwrap();

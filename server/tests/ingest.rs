@@ -537,3 +537,57 @@ async fn the_final_stage_row_exists_from_its_first_progress(db: SqlitePool) {
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].3, "succeeded");
 }
+
+/// An evaluation job's progress lines are a gauge too: the newest is kept on
+/// its row (not the run's), they do not go out as the run's events, and the
+/// job's end clears it, whichever way it ends.
+#[sqlx::test(migrations = "../migrations")]
+async fn an_evaluation_jobs_newest_progress_is_kept_on_its_row_until_it_ends(db: SqlitePool) {
+    use advmix_protocol::events::Stage;
+    use advmix_server::runner::ingest::Source;
+    use advmix_server::store::{EvalStatus, evals};
+    let run_id = insert_run(&db).await;
+    let dir = run_dir();
+    append(&dir.events, &epochs_1_to_3().concat());
+    ingest::ingest_file(&db, run_id, &dir.events, None).await.unwrap();
+    let checkpoint: i64 = sqlx::query_scalar("SELECT id FROM checkpoints WHERE run_id = ? AND kind = 'last'").bind(run_id).fetch_one(&db).await.unwrap();
+    let job_progress = |time: f64, done: u64| progress(time, Stage::Attack, done, Some(("apgd-ce", 1, 90)));
+    let stored = |id: i64| {
+        let db = db.clone();
+        async move { evals::get(&db, id).await.unwrap().unwrap() }
+    };
+
+    for ends_with_report in [true, false] {
+        let job = evals::insert_job(&db, run_id, checkpoint, 3, "aa-fast", None, 100).await.unwrap();
+        assert!(evals::claim(&db, job.id, "cpu/0", "cpu").await.unwrap());
+        let events = dir.events.with_file_name(format!("eval-{}.jsonl", job.id));
+        let lines: Vec<String> = (0..5u32).map(|k| job_progress(1100.0 + f64::from(k), u64::from(k) * 10)).collect();
+        append(&events, &lines.concat());
+        let bus = Bus::new(64);
+        let mut rx = bus.subscribe();
+        ingest::ingest(&db, Source::Eval(job.id), &events, Some(&bus)).await.unwrap();
+        assert!(rx.try_recv().is_err(), "a job's progress is not its run's event");
+        let row = stored(job.id).await;
+        let api = serde_json::to_value(&row).unwrap();
+        assert_eq!((api["progress"]["stage"].as_str(), api["progress"]["done"].as_u64()), (Some("attack"), Some(40)), "{api}");
+        let text = row.progress_text().unwrap();
+        assert!(text.starts_with("APGD-CE (1 of 2): 40 of 80 points, 90 of 100 robust"), "{text}");
+        assert_eq!(sqlx::query_scalar::<_, Option<String>>("SELECT progress FROM runs WHERE id = ?").bind(run_id).fetch_one(&db).await.unwrap(), None);
+
+        if ends_with_report {
+            // Progress and the report in one batch: the row ends without a bar.
+            append(&events, &[job_progress(1110.0, 70), eval_progress("apgd-t", 2, 31), eval_report(0.31)].concat());
+            ingest::ingest(&db, Source::Eval(job.id), &events, None).await.unwrap();
+            let row = stored(job.id).await;
+            assert_eq!((row.status, row.progress), (EvalStatus::Succeeded, None));
+        } else {
+            assert!(evals::fail(&db, job.id, "the evaluation was killed").await.unwrap());
+            let row = stored(job.id).await;
+            assert_eq!((row.status, row.progress), (EvalStatus::Failed, None));
+            // A late line from the dead job does not bring a bar back.
+            append(&events, &job_progress(1120.0, 80));
+            ingest::ingest(&db, Source::Eval(job.id), &events, None).await.unwrap();
+            assert_eq!(stored(job.id).await.progress, None);
+        }
+    }
+}

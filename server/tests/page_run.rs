@@ -513,6 +513,15 @@ async fn evaluate_queues_a_job_and_the_page_shows_its_progress_and_result(db: Sq
         .unwrap();
     let page = env.get(&format!("/runs/{run}")).await.text();
     assert!(page.contains("attack 2 of 4 (apgd-t) done, 212 of 500 points still robust"), "{page}");
+    // Inside an attack, the job's newest progress line says where it is.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let line = format!(
+        r#"{{"time":{now},"type":"progress","stage":"attack","epoch":3,"done":100,"total":212,"eta_seconds":150,
+            "attack":{{"attack":"fab-t","index":3,"of":4,"robust_left":200,"n":500}}}}"#
+    );
+    sqlx::query("UPDATE evals SET progress = ?").bind(line.replace('\n', "")).execute(&db).await.unwrap();
+    let page = env.get(&format!("/runs/{run}")).await.text();
+    assert!(page.contains("FAB-T (3 of 4): 100 of 212 points, 200 of 500 robust, about 2 min left"), "{page}");
     sqlx::query(
         "UPDATE evals SET status = 'succeeded', clean_acc = 0.8, robust_acc = 0.4,
                 attacks = '[{\"attack\":\"apgd-ce\",\"points\":400,\"robust_acc\":0.45,\"seconds\":12.0}]'",

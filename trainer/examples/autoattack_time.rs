@@ -70,7 +70,7 @@ fn main() {
     for suite in args.suites {
         tch::manual_seed(1);
         let start = Instant::now();
-        let mut progress = |k: usize, of: usize, left: i64| {
+        let mut progress = |k: usize, of: usize, left: i64, _: &_| {
             eprintln!("{} attack {k}/{of}: {left} robust, {:.1} s", suite.as_str(), start.elapsed().as_secs_f64());
         };
         let mut run = || evaluate(&net, &data.test.images, &data.test.labels, args.eps, suite, args.batch, &mut progress);

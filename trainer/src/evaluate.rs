@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use std::cell::RefCell;
+
+use advmix_protocol::events::{Progress, Stage};
 use advmix_protocol::{Event, EventLine};
 use tch::nn::VarStore;
 
@@ -16,6 +19,7 @@ use crate::events;
 use crate::models::{self, Normalization};
 use crate::train::metadata::ModelMetadata;
 use crate::train::eval::subset;
+use crate::train::progress::{Pace, Throttle};
 
 pub struct EvalArgs {
     pub checkpoint: PathBuf,
@@ -112,18 +116,34 @@ pub fn run(args: EvalArgs) -> ExitCode {
     let n = args.n.min(data.test.len()).max(1);
     // The per-epoch evaluation's seeded order, as the final stage uses it.
     let points = subset(&data.test, n, crate::train::subset_seed(config.seed));
-    let mut progress = |index: usize, of: usize, robust_left: i64| {
+    // Both callbacks report into `out`, and both read or time the pace.
+    let out = RefCell::new(out);
+    let pace = RefCell::new(Pace::attacks_only(args.suite, n));
+    let mut progress = |index: usize, of: usize, robust_left: i64, result: &autoattack::AttackResult| {
+        pace.borrow_mut().attacked(result);
         let event = args.suite.progress(index, robust_left, n as i64);
         eprintln!("{} ({index}/{of}): {robust_left} of {n} points still robust", event.attack);
-        out.emit(Event::EvalProgress(event));
+        out.borrow_mut().emit(Event::EvalProgress(event));
+    };
+    // Before every batch, at most once a second: a long AutoAttack shows
+    // its points moving and the time left, not only a line per attack.
+    let mut throttle = Throttle::new();
+    let mut between = |at: &autoattack::Between| {
+        if throttle.due() {
+            let robust = (at.robust_left(), n as i64);
+            let p = pace.borrow().final_stage(meta.epoch, args.suite, at.index, at.attack, (at.done, at.points), at.seconds, robust);
+            out.borrow_mut().emit(Event::Progress(Progress { stage: Stage::Attack, ..p }));
+        }
+        false
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         crate::autocast::bf16_on_cuda(args.bf16 || config.bf16, device, || {
-            autoattack::evaluate(&net, &points.images, &points.labels, epsilon, args.suite, args.batch, &mut progress)
+            autoattack::evaluate_until(&net, &points.images, &points.labels, epsilon, args.suite, args.batch, &mut progress, &mut between)
         })
     }));
+    let mut out = out.into_inner();
     let report = match result {
-        Ok(r) => r,
+        Ok(r) => r.expect("this evaluation never gives up"),
         Err(_) => return out.fail(EXIT_FAILED, "the evaluation failed inside libtorch; see the message above".into()),
     };
     let report = report.to_event(args.suite, args.checkpoint.display().to_string(), Some(meta.epoch));

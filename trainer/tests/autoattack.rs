@@ -17,7 +17,7 @@ fn aa_standard_is_at_most_aa_fast_on_a_trained_model() {
         // The same seed: both suites' APGD runs see the same random starts,
         // so aa-standard differs only by the attacks it adds.
         tch::manual_seed(7);
-        evaluate(&net, &x, &y, eps, suite, 40, &mut |_, _, _| {})
+        evaluate(&net, &x, &y, eps, suite, 40, &mut |_, _, _, _| {})
     };
     let fast = run(Suite::AaFast);
     let standard = run(Suite::AaStandard);

@@ -89,3 +89,15 @@ test("reconnects with growing delays and calls onReconnect once back", () => {
     mock.timers.reset();
   }
 });
+
+test("progress reads as the server writes it (protocol/src/events.rs)", () => {
+  const { describe, fraction, endsAt } = globalThis.advmix.progress;
+  const attack = { attack: "apgd-t", index: 2, of: 2, robust_left: 38, n: 355 };
+  const train = { stage: "train", epoch: 3, done: 120, total: 391, images_per_second: 850.4 };
+  assert.equal(describe(train), "epoch 3: batch 120 of 391, 850 img/s");
+  assert.equal(describe({ stage: "final", epoch: 10, done: 0, total: 355, attack }), "final evaluation: APGD-T (2 of 2), 38 of 355 robust");
+  const job = { stage: "attack", epoch: 10, done: 100, total: 300, attack, time: 1000, eta_seconds: 200 };
+  assert.equal(describe(job), "APGD-T (2 of 2): 100 of 300 points, 38 of 355 robust");
+  assert.equal(fraction(job), 1 / 3);
+  assert.equal(endsAt(job), 1200 * 1000);
+});

@@ -120,11 +120,16 @@ async fn stop_now(ctx: &TaskContext, handle: &Handle) -> Followed {
 
 pub async fn ingest_now(ctx: &TaskContext, source: Source, events: &Path) {
     match ingest::ingest(&ctx.db, source, events, Some(&ctx.bus)).await {
-        Ok(applied) => {
-            if let Source::Run(run_id) = source {
-                early_termination::after_ingest(ctx, run_id, &applied).await;
+        Ok(applied) => match source {
+            Source::Run(run_id) => early_termination::after_ingest(ctx, run_id, &applied).await,
+            // A job's progress is not its run's: it goes out as the job's
+            // row, which the run page redraws.
+            Source::Eval(eval_id) => {
+                if applied.iter().any(|line| matches!(line.event, advmix_protocol::Event::Progress(_))) {
+                    ctx.publish_eval(eval_id).await;
+                }
             }
-        }
+        },
         Err(e) => tracing::warn!(?source, error = %e, "ingest failed; retrying on the next tick"),
     }
 }

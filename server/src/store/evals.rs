@@ -4,13 +4,14 @@
 //! of the run or of the job.
 
 use advmix_protocol::events::{EvalProgress, EvalReport};
+use advmix_protocol::{Event, EventLine};
 use serde::Serialize;
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::EvalStatus;
 
 const COLUMNS: &str = "id, run_id, checkpoint_id, source, suite, epoch, epsilon, n, status, attack, attack_index,
-    attack_of, robust_left, clean_acc, robust_acc, attacks, slot, device, error, created_at, started_at, finished_at";
+    attack_of, robust_left, clean_acc, robust_acc, attacks, slot, device, error, created_at, started_at, finished_at, progress";
 
 #[derive(Serialize, sqlx::FromRow, Clone, Debug)]
 pub struct EvalRow {
@@ -38,6 +39,9 @@ pub struct EvalRow {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// A running job's newest `progress` line (docs/events.md), as JSON.
+    #[serde(serialize_with = "raw_json")]
+    pub progress: Option<String>,
 }
 
 fn raw_json<S: serde::Serializer>(text: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -46,8 +50,16 @@ fn raw_json<S: serde::Serializer>(text: &Option<String>, s: S) -> Result<S::Ok, 
 }
 
 impl EvalRow {
-    /// "attack 2 of 4 (apgd-t), 812 points left" while it runs.
-    pub fn progress(&self) -> Option<String> {
+    /// While it runs: the job's newest progress ("APGD-T (2 of 2): 100 of
+    /// 300 points, 38 of 355 robust, about 3 min left"), else how far its
+    /// attacks got ("attack 2 of 4 (apgd-t) done, 812 of 1000 points still
+    /// robust").
+    pub fn progress_text(&self) -> Option<String> {
+        let line = self.progress.as_deref().and_then(|line| serde_json::from_str::<EventLine>(line).ok());
+        if let Some(EventLine { time, event: Event::Progress(p) }) = line {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(time, |d| d.as_secs_f64());
+            return Some(p.describe_at(time, now));
+        }
         match (self.attack_index, self.attack_of, self.robust_left, &self.attack) {
             (Some(k), Some(of), Some(left), Some(attack)) => {
                 Some(format!("attack {k} of {of} ({attack}) done, {left} of {} points still robust", self.n))
@@ -223,6 +235,13 @@ pub(super) async fn set_progress(conn: &mut SqliteConnection, id: i64, p: &EvalP
         .bind(id)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// A running job's newest progress line. A row that is no longer running
+/// keeps none (the trigger of migration 13 clears it when the status moves).
+pub(super) async fn set_live(conn: &mut SqliteConnection, id: i64, line: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE evals SET progress = ? WHERE id = ? AND status = 'running'").bind(line).bind(id).execute(conn).await?;
     Ok(())
 }
 

@@ -86,13 +86,23 @@ pub async fn apply(conn: &mut SqliteConnection, source: Source, events: &[EventL
 /// An evaluation job's events: its progress and report update its row; its
 /// `failed` is kept as the reason until the job is settled.
 async fn apply_eval(conn: &mut SqliteConnection, eval_id: i64, events: &[EventLine]) -> sqlx::Result<()> {
+    // Only the newest `progress` is kept, written once; a report after it
+    // ends the job, and its bar with it.
+    let mut progress = None;
     for line in events {
         match &line.event {
-            Event::EvalProgress(progress) => evals::set_progress(conn, eval_id, progress).await?,
-            Event::Eval(report) => evals::succeed(conn, eval_id, report).await?,
+            Event::EvalProgress(p) => evals::set_progress(conn, eval_id, p).await?,
+            Event::Eval(report) => {
+                evals::succeed(conn, eval_id, report).await?;
+                progress = None;
+            }
             Event::Failed { reason } => evals::note_failure(conn, eval_id, reason).await?,
+            Event::Progress(_) => progress = Some(line),
             _ => {}
         }
+    }
+    if let Some(line) = progress {
+        evals::set_live(conn, eval_id, &serde_json::to_string(line).expect("event lines serialize")).await?;
     }
     Ok(())
 }

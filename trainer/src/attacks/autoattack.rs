@@ -154,8 +154,8 @@ impl Report {
 }
 
 /// Progress after each attack: (attack index from 1, attacks in all, points
-/// still robust).
-pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, i64);
+/// still robust, what the attack did and how long it took).
+pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, i64, &AttackResult);
 
 /// Where an evaluation is, between two batches of an attack.
 pub struct Between<'a> {
@@ -252,8 +252,9 @@ pub fn evaluate_until(
             offset += len;
         }
         let left = count(&robust);
-        results.push(AttackResult { attack: name, points, robust_acc: left as f64 / n as f64, seconds: start.elapsed().as_secs_f64() });
-        progress(k + 1, attacks.len(), left);
+        let result = AttackResult { attack: name, points, robust_acc: left as f64 / n as f64, seconds: start.elapsed().as_secs_f64() };
+        progress(k + 1, attacks.len(), left, &result);
+        results.push(result);
     }
     let robust_acc = results.last().map_or(clean_acc, |r| r.robust_acc);
     Some(Report { n, epsilon, clean_acc, robust_acc, attacks: results })

@@ -416,7 +416,7 @@ fn final_attack(
             failed.borrow_mut().get_or_insert(e);
         }
     };
-    let mut progress = |index: usize, of: usize, robust_left: i64| {
+    let mut progress = |index: usize, of: usize, robust_left: i64, _: &autoattack::AttackResult| {
         let event = suite.progress(index, robust_left, n);
         eprintln!("final {} ({index}/{of}) {}: {robust_left} points still robust", suite.as_str(), event.attack);
         emit(Event::EvalProgress(event));

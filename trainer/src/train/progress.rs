@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use advmix_protocol::RunConfig;
 use advmix_protocol::events::{AttackProgress, Progress, Stage};
 
-use crate::attacks::autoattack::{AttackName, Suite};
+use crate::attacks::autoattack::{AttackName, AttackResult, Suite};
 
 /// At most one progress event this often: a gauge for people, not a log.
 pub const INTERVAL: Duration = Duration::from_secs(1);
@@ -79,6 +79,34 @@ impl Pace {
             final_n: n_final as f64,
             clean: 1.0,
             robust: 1.0,
+        }
+    }
+
+    /// An evaluation job's: `suite` on `n` points and nothing else, at the
+    /// speed its attacks show.
+    pub fn attacks_only(suite: Suite, n: usize) -> Pace {
+        Pace {
+            epochs: 0,
+            batches: 0,
+            batch_size: 0.0,
+            timed_batches: 0,
+            timed_seconds: 0.0,
+            eval_seconds: None,
+            eval_passes: 0.0,
+            passes_per_second: None,
+            passes_per_image: 0.0,
+            final_suite: Some(suite),
+            final_n: n as f64,
+            clean: 1.0,
+            robust: 1.0,
+        }
+    }
+
+    /// An attack ended: its speed is the guess for the next one until that
+    /// one has done a batch.
+    pub fn attacked(&mut self, result: &AttackResult) {
+        if result.points > 0 && result.seconds > 0.0 {
+            self.passes_per_second = Some(result.points as f64 * result.attack.passes_per_point() / result.seconds);
         }
     }
 
@@ -259,6 +287,24 @@ mod tests {
         // The last attack counts only its own points.
         let last = pace.final_stage(4, Suite::AaFast, 2, AttackName::ApgdT, (10, 40), 10.0, (35, 100));
         assert!((last.eta_seconds.unwrap() - 30.0).abs() < 1e-9, "{last:?}");
+    }
+
+    #[test]
+    fn an_evaluation_job_times_its_attacks_by_the_last_one() {
+        let mut pace = Pace::attacks_only(Suite::AaFast, 1000);
+        let at = |pace: &Pace, index, attack, done, seconds| {
+            pace.final_stage(7, Suite::AaFast, index, attack, (done, 800), seconds, (600, 1000)).eta_seconds
+        };
+        // Nothing timed yet: no estimate.
+        assert_eq!(at(&pace, 1, AttackName::ApgdCe, 0, 0.0), None);
+        // 200 of 800 points of APGD-CE (100 passes each) in 10 s: 2000 passes/s.
+        let eta = at(&pace, 1, AttackName::ApgdCe, 200, 10.0).unwrap();
+        // 600 points of APGD-CE left, then APGD-T (900 passes) on the 600 robust.
+        assert!((eta - (600.0 * 100.0 + 600.0 * 900.0) / 2000.0).abs() < 1e-9, "{eta}");
+        // APGD-CE ended: 800 points in 40 s. APGD-T's first batch goes at that pace.
+        pace.attacked(&AttackResult { attack: AttackName::ApgdCe, points: 800, robust_acc: 0.6, seconds: 40.0 });
+        let eta = at(&pace, 2, AttackName::ApgdT, 0, 0.0).unwrap();
+        assert!((eta - 800.0 * 900.0 / 2000.0).abs() < 1e-9, "{eta}");
     }
 
     #[test]
