@@ -85,7 +85,8 @@ pub fn device_name(device: Device) -> String {
 }
 
 /// CPU threads for torch's operators: `requested`, else the CPUs Slurm
-/// allocated to the job, else torch's own choice (every core).
+/// allocated to the job, else torch's own choice (every core; see
+/// [`set_cpu_threads`] for a process allowed fewer).
 ///
 /// Several trainers that each take every core slow one another down far more
 /// than sharing suggests: torch's threads spin while they wait for each other,
@@ -100,7 +101,13 @@ pub fn set_cpu_threads(requested: Option<usize>) {
     // Per task when the job asked with --cpus-per-task; else what the job
     // holds on this node, which is never more than the node has.
     let slurm = std::env::var("SLURM_CPUS_PER_TASK").or_else(|_| std::env::var("SLURM_CPUS_ON_NODE")).ok();
-    if let Some(n) = cpu_threads(requested, slurm.as_deref()) {
+    // torch counts the machine's cores, not the CPUs this process may use (a
+    // container's quota, an affinity mask): never more threads than those.
+    let allowed = || {
+        let allowed = std::thread::available_parallelism().ok()?.get();
+        (allowed < usize::try_from(tch::get_num_threads()).ok()?).then_some(allowed)
+    };
+    if let Some(n) = cpu_threads(requested, slurm.as_deref()).or_else(allowed) {
         tch::set_num_threads(n as i32);
     }
 }
