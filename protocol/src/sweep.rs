@@ -93,6 +93,11 @@ pub use metric::EpochMetric;
 /// The most runs [`SweepSpec::expand`] is normally allowed to create.
 pub const DEFAULT_MAX_RUNS: usize = 1000;
 
+/// A grid up to this many times the run limit is built before it is judged,
+/// since merged combinations may bring it under; a larger one is refused
+/// without building anything.
+const MERGE_SCAN: usize = 4;
+
 /// Grid, random and bayes points are rounded to this many significant digits, so that
 /// 0.2..2.0 in 4 steps reads 0.8, not 0.8000000000000002, in configs and names.
 const SIGNIFICANT_DIGITS: usize = 12;
@@ -392,12 +397,19 @@ impl SweepSpec {
     /// its first proposal, while the limit still counts all `count` of them.
     pub fn expand(&self, max_runs: usize) -> Result<Vec<SweepRun>, SweepError> {
         let plan = self.plan()?;
-        // Counted before anything is generated, so a huge grid is refused at once.
+        // Counted before anything is generated, so a huge grid is refused at
+        // once. A grid somewhat over the limit is built anyway: merging the
+        // combinations that differ only in ignored keys may bring it under.
         let runs = plan.run_count()?;
-        if runs > max_runs {
-            return Err(plan.over_limit(runs, max_runs));
+        let may_merge = matches!(plan.sampling, Sampling::Grid(_)) && runs <= max_runs.saturating_mul(MERGE_SCAN);
+        if runs > max_runs && !may_merge {
+            return Err(plan.over_limit(runs, runs, max_runs));
         }
-        plan.build_runs(&plan.configs(), 0)
+        let built = plan.build_runs(&plan.configs(), 0)?;
+        if built.len() > max_runs {
+            return Err(plan.over_limit(runs, built.len(), max_runs));
+        }
+        Ok(built)
     }
 
     /// Checks everything that does not depend on the generated values, and
@@ -865,7 +877,8 @@ impl Plan<'_> {
         })
     }
 
-    fn over_limit(&self, runs: usize, max_runs: usize) -> SweepError {
+    /// `runs` combinations (configs × seeds), `made` of them once merged.
+    fn over_limit(&self, runs: usize, made: usize, max_runs: usize) -> SweepError {
         let (field, advice) = match self.spec.method {
             SweepMethod::Grid => (
                 "parameters",
@@ -878,10 +891,15 @@ impl Plan<'_> {
         };
         let advice = format!("{advice}, or raise the server's limit (`advmix serve --max-sweep-runs`)");
         let configs = runs / self.seed_count();
+        let merged = if made < runs {
+            format!(", {} of them merged as they differ only in keys their method or model ignores", runs - made)
+        } else {
+            String::new()
+        };
         SweepError::one(
             field,
             format!(
-                "the sweep would create {runs} runs ({configs} configs × {} seeds), \
+                "the sweep would create {made} runs ({configs} configs × {} seeds{merged}), \
                  over the limit of {max_runs}; {advice}",
                 self.seed_count()
             ),
@@ -1192,6 +1210,22 @@ mod tests {
 
     fn expand(yaml: &str) -> Vec<SweepRun> {
         spec(yaml).expand(DEFAULT_MAX_RUNS).unwrap()
+    }
+
+    #[test]
+    fn the_run_limit_counts_runs_after_merging() {
+        let yaml = "method: grid\nparameters:\n  method: {values: [pgd_at, aom]}\n  aom.labels: {values: [ratio, geometric]}\nseeds: [0, 1]";
+        // 8 combinations make 6 runs: the limit of 6 holds.
+        assert_eq!(spec(yaml).expand(6).unwrap().len(), 6);
+        let err = spec(yaml).expand(5).unwrap_err();
+        assert_eq!(err.errors[0].field, "parameters");
+        assert!(
+            err.errors[0].message.starts_with("the sweep would create 6 runs (4 configs × 2 seeds, 2 of them merged"),
+            "{err:?}"
+        );
+        // Far over the limit, nothing is built: the count alone refuses it.
+        let err = spec(yaml).expand(1).unwrap_err();
+        assert!(err.errors[0].message.starts_with("the sweep would create 8 runs (4 configs × 2 seeds)"), "{err:?}");
     }
 
     #[test]
