@@ -416,7 +416,10 @@ fn final_attack(
             failed.borrow_mut().get_or_insert(e);
         }
     };
-    let mut progress = |index: usize, of: usize, robust_left: i64, _: &autoattack::AttackResult| {
+    // The next attack starts at the speed the last one showed.
+    let pace = std::cell::RefCell::new(pace.clone());
+    let mut progress = |index: usize, of: usize, robust_left: i64, result: &autoattack::AttackResult| {
+        pace.borrow_mut().attacked(result);
         let event = suite.progress(index, robust_left, n);
         eprintln!("final {} ({index}/{of}) {}: {robust_left} points still robust", suite.as_str(), event.attack);
         emit(Event::EvalProgress(event));
@@ -428,7 +431,8 @@ fn final_attack(
         if throttle.due() {
             // Counting the robust points waits for the device: once a second at most.
             let robust = (at.robust_left(), n);
-            emit(Event::Progress(pace.final_stage(epoch, suite, at.index, at.attack, (at.done, at.points), at.seconds, robust)));
+            let p = pace.borrow().final_stage(epoch, suite, at.index, at.attack, (at.done, at.points), at.seconds, robust);
+            emit(Event::Progress(p));
         }
         // Attack batches count as batches, so a test's `after_batches` can
         // land inside the final stage as SIGTERM can.

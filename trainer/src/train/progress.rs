@@ -39,6 +39,7 @@ impl Throttle {
 }
 
 /// What the run has measured of its own speed, and what is left to do.
+#[derive(Clone)]
 pub struct Pace {
     epochs: u32,
     batches: u64,
