@@ -1008,7 +1008,8 @@ async fn a_wandb_sweep_file_previews_with_notes_on_what_is_ignored(db: SqlitePoo
 fn big_grid(n: usize) -> String {
     let values: Vec<String> = (0..11).map(|i| format!("{}", i + 1)).collect();
     let values = values.join(", ");
-    let params = ["pgd_steps", "epochs", "aom.steps", "eval.pgd_steps"];
+    // Keys every method uses: no combination merges into another.
+    let params = ["pgd_steps", "epochs", "eval.pgd_steps", "aom.steps"];
     let mut spec = "method: grid\nparameters:\n".to_owned();
     for param in &params[..n] {
         spec.push_str(&format!("  {param}: {{values: [{values}]}}\n"));
