@@ -1,10 +1,9 @@
 //! `advmix-trainer eval`: a checkpoint against PGD or the AutoAttack ensemble,
 //! reported as `eval_progress`/`eval` events on stdout and as a JSON report.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-use std::cell::RefCell;
 
 use advmix_protocol::events::{Progress, Stage};
 use advmix_protocol::{Event, EventLine};

@@ -13,8 +13,9 @@ use advmix_trainer::{data, doctor};
 #[command(name = "advmix-trainer", version, about = "Trains and attacks robust image classifiers")]
 struct Cli {
     /// CPU threads for torch's operators; by default the CPUs a Slurm job
-    /// was given (SLURM_CPUS_PER_TASK, else SLURM_CPUS_ON_NODE), else every core. Trainers that share a machine
-    /// should split its cores between them.
+    /// was given (SLURM_CPUS_PER_TASK, else SLURM_CPUS_ON_NODE), else the
+    /// CPUs this process may use. Trainers that share a machine should split
+    /// its cores between them.
     #[arg(long, global = true, env = "ADVMIX_THREADS", value_name = "N")]
     threads: Option<usize>,
     #[command(subcommand)]

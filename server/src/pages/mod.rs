@@ -66,23 +66,17 @@ pub struct LiveProgress {
 impl LiveProgress {
     /// From a run's stored progress line; None when it has none.
     pub fn of(run: &crate::store::runs::RunSummary) -> Option<LiveProgress> {
-        LiveProgress::parse(run.progress.as_deref()?, run.epochs as f64)
-    }
-
-    /// From a stored progress line (a run's, or an evaluation job's), with
-    /// the epochs bar capped at `epochs`.
-    fn parse(line: &str, epochs: f64) -> Option<LiveProgress> {
         use advmix_protocol::events::Stage;
-        let line: advmix_protocol::EventLine = serde_json::from_str(line).ok()?;
+        let line: advmix_protocol::EventLine = serde_json::from_str(run.progress.as_deref()?).ok()?;
         let advmix_protocol::Event::Progress(p) = line.event else { return None };
-        let done = match p.stage {
+        let epochs = match p.stage {
             Stage::Train => f64::from(p.epoch.saturating_sub(1)) + p.fraction(),
             Stage::Evaluate | Stage::Final | Stage::Attack => f64::from(p.epoch),
         };
         Some(LiveProgress {
             text: p.describe(),
             fraction: p.fraction(),
-            epochs: done.min(epochs),
+            epochs: epochs.min(run.epochs as f64),
             ends_at: p.eta_seconds.map(|s| line.time + s),
         })
     }

@@ -86,16 +86,13 @@ pub async fn apply(conn: &mut SqliteConnection, source: Source, events: &[EventL
 /// An evaluation job's events: its progress and report update its row; its
 /// `failed` is kept as the reason until the job is settled.
 async fn apply_eval(conn: &mut SqliteConnection, eval_id: i64, events: &[EventLine]) -> sqlx::Result<()> {
-    // Only the newest `progress` is kept, written once; a report after it
-    // ends the job, and its bar with it.
+    // Only the newest `progress` is kept, written once, and only on a row
+    // still running: a report in the same batch has ended the job.
     let mut progress = None;
     for line in events {
         match &line.event {
             Event::EvalProgress(p) => evals::set_progress(conn, eval_id, p).await?,
-            Event::Eval(report) => {
-                evals::succeed(conn, eval_id, report).await?;
-                progress = None;
-            }
+            Event::Eval(report) => evals::succeed(conn, eval_id, report).await?,
             Event::Failed { reason } => evals::note_failure(conn, eval_id, reason).await?,
             Event::Progress(_) => progress = Some(line),
             _ => {}
